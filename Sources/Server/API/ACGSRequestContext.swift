@@ -1,0 +1,13 @@
+import Hummingbird
+
+/// The request context of every ACGS-2 service.
+public struct ACGSRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// Endpoints read their bodies with their own limits (see `decodeJSON`); this is the ceiling.
+    public var maxUploadSize: Int { 16 * 1024 * 1024 }
+}

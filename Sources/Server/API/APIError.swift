@@ -1,0 +1,51 @@
+import GovernanceCore
+import Hummingbird
+
+/// An error answered to a client as JSON: `{"error": {"code", "message", ...details}}`.
+public struct APIError: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var details: [String: JSONValue]
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, details: [String: JSONValue] = [:], headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+    }
+
+    public var body: JSONValue {
+        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message), "status": .number(Double(status.code))]
+        for (k, v) in details { error[k] = v }
+        return .object(["error": .object(error)])
+    }
+
+    public func response() -> Response {
+        var response = JSONResponse.make(body, status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    static func badRequest(_ message: String, code: String = "invalid_request", details: [String: JSONValue] = [:]) -> APIError {
+        APIError(.badRequest, code: code, message: message, details: details)
+    }
+
+    static func unavailable(_ message: String, code: String = "unavailable") -> APIError {
+        APIError(.serviceUnavailable, code: code, message: message)
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let text = CanonicalJSON.encode(value)
+        var buffer = ByteBuffer()
+        buffer.writeString(text)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(buffer.readableBytes)],
+            body: .init(byteBuffer: buffer))
+    }
+}

@@ -1,0 +1,68 @@
+import GovernanceCore
+import Hummingbird
+
+/// `/health`, `/health/live`, `/health/ready` and `/metrics`, the same on every service.
+struct HealthController<Context: RequestContext> {
+    let service: ServiceName
+    let runtime: GovernanceRuntime
+    static var version: String { ACGSVersion.current }
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/health", use: health)
+        router.get("/health/live", use: live)
+        router.get("/health/ready", use: ready)
+        router.get("/metrics", use: metrics)
+    }
+
+    @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        let checks = await readiness()
+        return JSONResponse.make(
+            .object([
+                "status": .string(checks.ready ? "healthy" : "unhealthy"),
+                "service": .string(service.rawValue),
+                "version": .string(Self.version),
+                "constitutional_hash": .string(runtime.activeHash),
+                "uptime_seconds": .number((runtime.uptimeSeconds * 1000).rounded() / 1000),
+            ]),
+            status: checks.ready ? .ok : .serviceUnavailable)
+    }
+
+    @Sendable func live(_ request: Request, context: Context) async throws -> Response {
+        JSONResponse.make(.object(["status": "alive", "service": .string(service.rawValue)]))
+    }
+
+    @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
+        let checks = await readiness()
+        return JSONResponse.make(
+            .object([
+                "status": .string(checks.ready ? "ready" : "not_ready"),
+                "service": .string(service.rawValue),
+                "checks": .object(checks.results),
+            ]),
+            status: checks.ready ? .ok : .serviceUnavailable)
+    }
+
+    @Sendable func metrics(_ request: Request, context: Context) async throws -> Response {
+        var buffer = ByteBuffer()
+        buffer.writeString(runtime.metrics.exposition())
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: buffer))
+    }
+
+    /// Ready when the constitution is the one that was verified at start and the store answers.
+    func readiness() async -> (ready: Bool, results: [String: JSONValue]) {
+        var results: [String: JSONValue] = ["constitution": .string("ok: \(runtime.activeHash)")]
+        var ready = true
+        do {
+            try await runtime.decisions.ping()
+            results["decision_store"] = "ok"
+        } catch {
+            results["decision_store"] = .string("unavailable")
+            ready = false
+        }
+        return (ready, results)
+    }
+}
+
+public enum ACGSVersion {
+    public static let current = "0.1.0"
+}

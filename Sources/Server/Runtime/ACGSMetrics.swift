@@ -1,0 +1,86 @@
+import GovernanceCore
+import Prometheus
+import Synchronization
+
+/// The Prometheus metrics of one process, in a registry of its own (so tests do not share state).
+public final class ACGSMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    private struct RequestKey: Hashable {
+        var service: ServiceName
+        var route: String
+        var status: Int
+    }
+
+    private let requestMetrics = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
+    private let decisionCounters: [Outcome: Counter]
+    private let cacheHitRate: Gauge
+    private let complianceRate: Gauge
+    private let governed = Atomic<Int>(0)
+    private let failed = Atomic<Int>(0)
+
+    /// Buckets around the latency budget: sub-millisecond resolution up to the guide's 5 ms alert.
+    static let buckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(1),
+        .seconds(5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var counters: [Outcome: Counter] = [:]
+        for outcome in [Outcome.allow, .deny, .escalate] {
+            counters[outcome] = registry.makeCounter(
+                descriptor: .init(namespace: "acgs", metricName: "decisions", unitName: "total", helpText: "Decisions by outcome"),
+                labels: [("decision", outcome.rawValue)])
+        }
+        decisionCounters = counters
+        cacheHitRate = registry.makeGauge(
+            descriptor: .init(namespace: "acgs", metricName: "cache_hit", unitName: "rate", helpText: "Share of decisions answered from the cache"),
+            labels: [("tier", "l1")])
+        complianceRate = registry.makeGauge(
+            descriptor: .init(
+                namespace: "acgs", metricName: "constitutional_compliance", unitName: "rate",
+                helpText: "Share of governed requests decided under the verified constitution and durably recorded"))
+        complianceRate.set(to: 1)
+    }
+
+    func recordRequest(service: ServiceName, route: String, status: Int, duration: Duration) {
+        let key = RequestKey(service: service, route: route, status: status)
+        let (counter, histogram) = requestMetrics.withLock { metrics in
+            if let existing = metrics[key] { return existing }
+            let labels = [("service", service.rawValue), ("route", route), ("status", String(status))]
+            let made = (
+                registry.makeCounter(
+                    descriptor: .init(namespace: "acgs", metricName: "requests", unitName: "total", helpText: "Requests by service, route and status"),
+                    labels: labels),
+                registry.makeDurationHistogram(
+                    descriptor: .init(
+                        namespace: "acgs", metricName: "request_duration", unitName: "seconds",
+                        helpText: "Request duration by service, route and status"),
+                    labels: labels, buckets: Self.buckets)
+            )
+            metrics[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(duration)
+    }
+
+    func recordDecision(_ outcome: Outcome, cacheHitRate rate: Double) {
+        decisionCounters[outcome]?.increment()
+        let ok = governed.add(1, ordering: .relaxed).newValue
+        complianceRate.set(to: Double(ok) / Double(ok + failed.load(ordering: .relaxed)))
+        cacheHitRate.set(to: rate)
+    }
+
+    /// A governed request that could not be decided and recorded (the store failed, or the
+    /// constitution could not be trusted): the guide alerts when this rate drops below 1.
+    func recordGovernanceFailure() {
+        let bad = failed.add(1, ordering: .relaxed).newValue
+        let ok = governed.load(ordering: .relaxed)
+        complianceRate.set(to: Double(ok) / Double(ok + bad))
+    }
+
+    public func exposition() -> String { registry.emitToString() }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import GovernanceCore
+import Storage
+
+/// A decision as answered to the client.
+public struct Decision: Sendable {
+    public var id: String
+    public var evaluation: Evaluation
+    public var violations: JSONValue
+    public var constitutionHash: String
+    public var constitutionVersion: String
+    public var cacheHit: Bool
+    public var validationMicroseconds: Int
+
+    public init(
+        id: String, evaluation: Evaluation, violations: JSONValue, constitutionHash: String, constitutionVersion: String,
+        cacheHit: Bool, validationMicroseconds: Int
+    ) {
+        self.id = id
+        self.evaluation = evaluation
+        self.violations = violations
+        self.constitutionHash = constitutionHash
+        self.constitutionVersion = constitutionVersion
+        self.cacheHit = cacheHit
+        self.validationMicroseconds = validationMicroseconds
+    }
+}
+
+/// The decision path: evaluate (or take from the cache), record durably, count, answer.
+struct DecisionService: Sendable {
+    let runtime: GovernanceRuntime
+
+    /// Judges one input. Returns only after the decision record is durable; if it cannot be stored
+    /// the request fails closed with 503 and no decision is given.
+    func decide(_ input: JudgedInput, principles: Set<String>?) async throws -> Decision {
+        try await decide([(input, principles)])[0]
+    }
+
+    /// Judges several inputs; all are stored in one batch, all or none.
+    func decide(_ inputs: [(JudgedInput, Set<String>?)]) async throws -> [Decision] {
+        let constitution = runtime.constitution
+        var decisions: [Decision] = []
+        var records: [DecisionRecord] = []
+        decisions.reserveCapacity(inputs.count)
+        records.reserveCapacity(inputs.count)
+        for (input, principles) in inputs {
+            let start = ContinuousClock.now
+            var keyValue = input.canonicalValue
+            if case .object(var fields) = keyValue {
+                fields["principles"] = principles.map { .array($0.sorted().map(JSONValue.string)) } ?? .null
+                keyValue = .object(fields)
+            }
+            let canonical = CanonicalJSON.encode(keyValue)
+            let key = constitution.hash + ":" + Digest.sha256Hex(canonical)
+            let cached = runtime.cache.get(key)
+            let entry: CachedEvaluation
+            if let cached {
+                entry = cached
+            } else {
+                let evaluation = constitution.evaluate(input, principles: principles)
+                entry = CachedEvaluation(
+                    evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
+                    maskedInput: CanonicalJSON.encode(Self.masked(input.canonicalValue)),
+                    violationsJSON: DecisionJSON.violations(evaluation.violations))
+                runtime.cache.set(key, entry)
+            }
+            let elapsed = ContinuousClock.now - start
+            let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+            let id = "dec_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            decisions.append(
+                Decision(
+                    id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
+                    constitutionVersion: constitution.version, cacheHit: cached != nil, validationMicroseconds: micros))
+            records.append(
+                DecisionRecord(
+                    id: id, createdAt: Date(), constitutionHash: constitution.hash, constitutionVersion: constitution.version,
+                    outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
+                    maskedInput: entry.maskedInput, violations: CanonicalJSON.encode(entry.violationsJSON),
+                    agentId: input.agent["id"].stringValue))
+        }
+        do {
+            if records.count == 1 {
+                try await runtime.committer.submit(records[0])
+            } else {
+                try await runtime.decisions.append(records)
+            }
+        } catch {
+            for _ in records { runtime.metrics.recordGovernanceFailure() }
+            runtime.logger.error("decision store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
+            throw APIError.unavailable("the decision could not be recorded, so none is given; retry later", code: "decision_store_unavailable")
+        }
+        let hitRate = runtime.cache.statistics.hitRate
+        for d in decisions { runtime.metrics.recordDecision(d.evaluation.outcome, cacheHitRate: hitRate) }
+        return decisions
+    }
+
+    /// The input with every string masked: what is stored and shown instead of the original.
+    static func masked(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let s): .string(Masking.mask(s))
+        case .array(let items): .array(items.map(masked))
+        case .object(let fields): .object(fields.mapValues(masked))
+        default: value
+        }
+    }
+}
+
+/// The JSON shapes of decisions, shared by the API and the stored records.
+public enum DecisionJSON {
+    public static func violations(_ violations: [Violation]) -> JSONValue {
+        .array(
+            violations.map { v in
+                .object([
+                    "rule_id": .string(v.ruleId), "principle_id": .string(v.principleId),
+                    "severity": .string(v.severity.rawValue), "effect": .string(v.effect.rawValue),
+                    "message": .string(v.message),
+                    "evidence": .array(
+                        v.evidence.map { e in
+                            var fields: [String: JSONValue] = ["field": .string(e.field), "match": .string(e.match)]
+                            if let d = e.detector { fields["detector"] = .string(d) }
+                            return .object(fields)
+                        }),
+                ])
+            })
+    }
+
+    /// The ACGS-2 validation response, plus `decision`, `violations` and `decision_id`.
+    public static func response(_ d: Decision) -> JSONValue {
+        let e = d.evaluation
+        return .object([
+            "compliant": .bool(e.compliant),
+            "score": .number(e.score),
+            "violated_principles": .array(e.violatedPrinciples.map(JSONValue.string)),
+            "reasoning": .string(e.reasoning),
+            "recommendations": .array(e.recommendations.map(JSONValue.string)),
+            "constitutional_hash": .string(d.constitutionHash),
+            "metadata": .object([
+                "cache_hit": .bool(d.cacheHit),
+                "validation_time_us": .number(Double(d.validationMicroseconds)),
+                "constitution_version": .string(d.constitutionVersion),
+            ]),
+            "decision": .string(e.outcome.rawValue),
+            "violations": d.violations,
+            "decision_id": .string(d.id),
+        ])
+    }
+}

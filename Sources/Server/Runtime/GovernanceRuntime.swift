@@ -1,0 +1,47 @@
+import Cache
+import Foundation
+import GovernanceCore
+import Logging
+import Storage
+import Synchronization
+
+/// The shared core that every service listener stands on: the active constitution, the decision
+/// cache, the decision store and the metrics. One per process.
+public final class GovernanceRuntime: Sendable {
+    private let active: Mutex<CompiledConstitution>
+    public let decisions: any DecisionRepository
+    public let cache: LRUCache<String, CachedEvaluation>
+    public let metrics: ACGSMetrics
+    public let logger: Logger
+    public let startedAt: ContinuousClock.Instant = .now
+    let committer: GroupCommitter<DecisionRecord>
+
+    public init(
+        constitution: CompiledConstitution, decisions: any DecisionRepository, cacheCapacity: Int = 10_000,
+        cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), logger: Logger = Logger(label: "acgs")
+    ) {
+        self.active = Mutex(constitution)
+        self.decisions = decisions
+        self.cache = LRUCache(capacity: cacheCapacity, ttl: cacheTTL)
+        self.metrics = metrics
+        self.logger = logger
+        self.committer = GroupCommitter { records in try await decisions.append(records) }
+    }
+
+    public var constitution: CompiledConstitution { active.withLock { $0 } }
+    public var activeHash: String { constitution.hash }
+
+    public var uptimeSeconds: Double {
+        let elapsed = ContinuousClock.now - startedAt
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
+
+/// What the cache keeps for an input: the evaluation and what the decision record needs, so that a
+/// hit neither evaluates nor masks again.
+public struct CachedEvaluation: Sendable {
+    public var evaluation: Evaluation
+    public var inputDigest: String
+    public var maskedInput: String
+    public var violationsJSON: JSONValue
+}

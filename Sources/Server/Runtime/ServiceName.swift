@@ -1,0 +1,16 @@
+import Foundation
+
+/// The services of the deployment guide. Each is a listener over the shared core.
+public enum ServiceName: String, Sendable, Hashable, CaseIterable, Codable {
+    case constitutionalAI = "constitutional-ai"
+
+    /// The port of the deployment guide.
+    public var defaultPort: Int {
+        switch self {
+        case .constitutionalAI: 32768
+        }
+    }
+
+    /// The key naming this service in configuration files and environment variables.
+    public var configKey: String { rawValue.replacingOccurrences(of: "-", with: "_") }
+}

@@ -1,0 +1,83 @@
+import GovernanceCore
+import Hummingbird
+
+/// The Constitutional AI service: judges agent actions and content against the active constitution.
+struct ConstitutionalAIController<Context: RequestContext> {
+    let runtime: GovernanceRuntime
+    var decisions: DecisionService { DecisionService(runtime: runtime) }
+
+    static var maxBodyBytes: Int { 1024 * 1024 }
+    static var maxBatchBodyBytes: Int { 16 * 1024 * 1024 }
+    static var maxBatchSize: Int { 1000 }
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/api/v1/constitutional/validate", use: validate)
+        router.post("/api/v1/constitutional/validate/batch", use: validateBatch)
+        router.get("/api/v1/constitutional/principles", use: principles)
+        router.get("/api/v1/constitution", use: constitution)
+    }
+
+    @Sendable func validate(_ request: Request, context: Context) async throws -> Response {
+        let body = try await request.decodeJSON(ValidateRequest.self, limit: Self.maxBodyBytes)
+        let (input, principles) = try body.judgedInput(agent: .null, constitution: runtime.constitution)
+        let decision = try await decisions.decide(input, principles: principles)
+        return JSONResponse.make(DecisionJSON.response(decision))
+    }
+
+    @Sendable func validateBatch(_ request: Request, context: Context) async throws -> Response {
+        let body = try await request.decodeJSON(BatchValidateRequest.self, limit: Self.maxBatchBodyBytes)
+        guard !body.inputs.isEmpty else { throw APIError.badRequest("'inputs' must hold at least one input", code: "empty_batch") }
+        guard body.inputs.count <= Self.maxBatchSize else {
+            throw APIError.badRequest("a batch holds at most \(Self.maxBatchSize) inputs, not \(body.inputs.count)", code: "batch_too_large")
+        }
+        let constitution = runtime.constitution
+        // Every input is checked before any is judged, so a bad batch records nothing.
+        var inputs: [(JudgedInput, Set<String>?)] = []
+        for (i, item) in body.inputs.enumerated() {
+            inputs.append(try item.judgedInput(agent: .null, constitution: constitution, field: "inputs[\(i)]: "))
+        }
+        let results = try await decisions.decide(inputs)
+        return JSONResponse.make(
+            .object([
+                "results": .array(results.map(DecisionJSON.response)),
+                "count": .number(Double(results.count)),
+                "constitutional_hash": .string(constitution.hash),
+            ]))
+    }
+
+    @Sendable func principles(_ request: Request, context: Context) async throws -> Response {
+        let c = runtime.constitution
+        return JSONResponse.make(
+            .object([
+                "principles": .array(c.document.principles.map(ConstitutionJSON.principle)),
+                "count": .number(Double(c.document.principles.count)),
+                "constitutional_hash": .string(c.hash),
+                "constitution_version": .string(c.version),
+            ]))
+    }
+
+    @Sendable func constitution(_ request: Request, context: Context) async throws -> Response {
+        JSONResponse.make(ConstitutionJSON.document(runtime.constitution))
+    }
+}
+
+enum ConstitutionJSON {
+    static func principle(_ p: Principle) -> JSONValue {
+        .object([
+            "id": .string(p.id), "title": .string(p.title), "description": .string(p.description),
+            "category": .string(p.category), "severity": .string(p.severity.rawValue),
+        ])
+    }
+
+    static func document(_ c: CompiledConstitution) -> JSONValue {
+        let d = c.document
+        guard case .object(var fields) = d.canonicalValue else { return .null }
+        fields["constitutional_hash"] = .string(c.hash)
+        fields["digest"] = .string(c.identity.digest)
+        fields["version"] = .string(d.version)
+        fields["name"] = .string(d.name)
+        fields["rule_count"] = .number(Double(d.rules.count))
+        fields["principle_count"] = .number(Double(d.principles.count))
+        return .object(fields)
+    }
+}

@@ -1,0 +1,41 @@
+/// Collects items submitted concurrently and writes them in batches: one transaction, one flush to
+/// disk for many requests. A submitter resumes only once its item is durable (or the write failed),
+/// so a caller can acknowledge a decision only after it is stored.
+public actor GroupCommitter<Item: Sendable> {
+    public typealias Writer = @Sendable ([Item]) async throws -> Void
+
+    private var pending: [(item: Item, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var flushing = false
+    private let maxBatch: Int
+    private let write: Writer
+
+    public init(maxBatch: Int = 500, write: @escaping Writer) {
+        self.maxBatch = maxBatch
+        self.write = write
+    }
+
+    public func submit(_ item: Item) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append((item, continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Writes batches until nothing is pending. Items that arrive during a write form the next batch.
+    private func drain() async {
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            do {
+                try await write(batch.map(\.item))
+                for entry in batch { entry.continuation.resume() }
+            } catch {
+                for entry in batch { entry.continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GovernanceCore
+import Logging
+import NIOPosix
+import SQLiteNIO
+
+/// The embedded store: one SQLite database in the data directory, in WAL mode with full
+/// synchronisation, so that a committed decision survives a crash of the process or the machine.
+public final class SQLiteDecisionRepository: DecisionRepository {
+    let connection: SQLiteConnection
+
+    /// Versioned migrations, applied in order and recorded in `schema_migrations`.
+    static let migrations: [(version: Int, sql: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE decisions (
+                    id TEXT PRIMARY KEY,
+                    created_at REAL NOT NULL,
+                    constitution_hash TEXT NOT NULL,
+                    constitution_version TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    score REAL NOT NULL,
+                    input_digest TEXT NOT NULL,
+                    masked_input TEXT NOT NULL,
+                    violations TEXT NOT NULL,
+                    agent_id TEXT
+                )
+                """,
+                "CREATE INDEX decisions_created_at ON decisions (created_at)",
+                "CREATE INDEX decisions_agent ON decisions (agent_id, created_at)",
+            ]
+        )
+    ]
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public static func open(path: String, logger: Logger = Logger(label: "acgs.storage")) async throws -> SQLiteDecisionRepository {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            _ = try await connection.query("PRAGMA journal_mode=WAL")
+            _ = try await connection.query("PRAGMA synchronous=FULL")
+            _ = try await connection.query("PRAGMA busy_timeout=5000")
+            try await migrate(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return SQLiteDecisionRepository(connection: connection)
+    }
+
+    static func migrate(_ db: SQLiteConnection) async throws {
+        _ = try await db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        let applied = Set(try await db.query("SELECT version FROM schema_migrations").compactMap { $0.column("version")?.integer })
+        for migration in migrations where !applied.contains(migration.version) {
+            _ = try await db.query("BEGIN IMMEDIATE")
+            do {
+                for statement in migration.sql { _ = try await db.query(statement) }
+                _ = try await db.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(migration.version), .float(Date().timeIntervalSince1970)])
+                _ = try await db.query("COMMIT")
+            } catch {
+                _ = try? await db.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+
+    public func append(_ records: [DecisionRecord]) async throws {
+        guard !records.isEmpty else { return }
+        // One multi-row INSERT per transaction: a single thread-pool hop and a single fsync per batch.
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let sql = "INSERT INTO decisions (id, created_at, constitution_hash, constitution_version, outcome, score, input_digest, masked_input, violations, agent_id) VALUES "
+            + Array(repeating: row, count: records.count).joined(separator: ", ")
+        var binds: [SQLiteData] = []
+        binds.reserveCapacity(records.count * 10)
+        for r in records {
+            binds += [
+                .text(r.id), .float(r.createdAt.timeIntervalSince1970), .text(r.constitutionHash),
+                .text(r.constitutionVersion), .text(r.outcome.rawValue), .float(r.score), .text(r.inputDigest),
+                .text(r.maskedInput), .text(r.violations), r.agentId.map { .text($0) } ?? .null,
+            ]
+        }
+        _ = try await connection.query(sql, binds)
+    }
+
+    public func find(id: String) async throws -> DecisionRecord? {
+        let rows = try await connection.query("SELECT * FROM decisions WHERE id = ?", [.text(id)])
+        return rows.first.flatMap(Self.record)
+    }
+
+    public func count() async throws -> Int {
+        let rows = try await connection.query("SELECT COUNT(*) AS n FROM decisions")
+        return rows.first?.column("n")?.integer ?? 0
+    }
+
+    public func ping() async throws {
+        _ = try await connection.query("SELECT 1")
+    }
+
+    static func record(_ row: SQLiteRow) -> DecisionRecord? {
+        guard let id = row.column("id")?.string,
+            let created = row.column("created_at")?.double,
+            let hash = row.column("constitution_hash")?.string,
+            let version = row.column("constitution_version")?.string,
+            let outcome = row.column("outcome")?.string.flatMap(Outcome.init(rawValue:)),
+            let score = row.column("score")?.double,
+            let digest = row.column("input_digest")?.string,
+            let masked = row.column("masked_input")?.string,
+            let violations = row.column("violations")?.string
+        else { return nil }
+        return DecisionRecord(
+            id: id, createdAt: Date(timeIntervalSince1970: created), constitutionHash: hash, constitutionVersion: version,
+            outcome: outcome, score: score, inputDigest: digest, maskedInput: masked, violations: violations,
+            agentId: row.column("agent_id")?.string)
+    }
+}

@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import GovernanceCore
+import Hummingbird
+import Logging
+import Server
+import Storage
+
+/// Measures what the budgets in DESIGN.md are about: in-process evaluation latency, and HTTP
+/// throughput and P99 of the validate endpoint beside a bare Hummingbird JSON endpoint, loaded
+/// the same way (wrk, keep-alive connections) in the same run.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark rule evaluation and the validate endpoint (build with -c release).",
+        discussion: "HTTP figures need wrk (apt-get install wrk); all traffic goes to 127.0.0.1.")
+
+    @Option(help: "Evaluations per constitution in the in-process benchmark.")
+    var iterations = 200_000
+
+    @Option(help: "Seconds of measured load per HTTP endpoint.")
+    var duration = 10
+
+    @Option(help: "Keep-alive connections for the HTTP load.")
+    var connections = 100
+
+    @Option(help: "First of the two loopback ports used by the HTTP benchmark.")
+    var portBase = 19_080
+
+    @Flag(help: "Only the in-process evaluation benchmark.")
+    var evaluationOnly = false
+
+    func run() async throws {
+        #if DEBUG
+        print("note: this is a debug build; measure with `swift build -c release` and .build/release/acgs bench")
+        #endif
+        try evaluationBenchmark()
+        if !evaluationOnly { try await httpBenchmark() }
+    }
+
+    // MARK: in-process evaluation
+
+    func evaluationBenchmark() throws {
+        print("In-process evaluation (\(iterations) evaluations each, inputs from the golden mix)")
+        print(pad("constitution", 34) + pad("rules", 8) + pad("p50", 10) + pad("p99", 10) + pad("p99.9", 10) + "max")
+        let reference = try CompiledConstitution(source: ReferenceConstitution.source)
+        let inputs = BenchInputs.mixed
+        try measure("reference", reference, inputs)
+        for count in [1_000, 10_000] {
+            let generated = try CompiledConstitution(BenchInputs.generatedConstitution(rules: count))
+            try measure("generated", generated, BenchInputs.generatedInputs(rules: count) + inputs)
+        }
+    }
+
+    func measure(_ name: String, _ constitution: CompiledConstitution, _ inputs: [JudgedInput]) throws {
+        var samples: [Int64] = []
+        samples.reserveCapacity(iterations)
+        var sink = 0
+        for i in 0..<min(iterations, 10_000) { sink &+= constitution.evaluate(inputs[i % inputs.count]).violations.count }  // warm-up
+        for i in 0..<iterations {
+            let input = inputs[i % inputs.count]
+            let start = ContinuousClock.now
+            let e = constitution.evaluate(input)
+            let elapsed = ContinuousClock.now - start
+            sink &+= e.violations.count
+            samples.append(elapsed.components.attoseconds / 1_000_000_000 + elapsed.components.seconds * 1_000_000_000)
+        }
+        samples.sort()
+        func pct(_ p: Double) -> String { String(format: "%.2f µs", Double(samples[min(samples.count - 1, Int(Double(samples.count) * p))]) / 1000) }
+        print(pad(name, 34) + pad("\(constitution.ruleCount)", 8) + pad(pct(0.5), 10) + pad(pct(0.99), 10) + pad(pct(0.999), 10) + pct(1.0) + (sink == -1 ? "" : ""))
+    }
+
+    // MARK: HTTP
+
+    func httpBenchmark() async throws {
+        guard let wrk = Self.which("wrk") else {
+            print("\nHTTP benchmark skipped: wrk is not installed (apt-get install wrk).")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var logger = Logger(label: "acgs.bench")
+        logger.logLevel = .warning
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = directory
+        let (runtime, store) = try await ACGSServer.makeRuntime(configuration, logger: logger)
+        let barePort = portBase, validatePort = portBase + 1
+        let bare = BareApplication.build(port: barePort, logger: logger)
+        let full = buildApplication(service: .constitutionalAI, runtime: runtime, host: "127.0.0.1", port: validatePort, logger: logger)
+
+        let body = CanonicalJSON.encode(BenchInputs.httpBody)
+        let hash = runtime.activeHash
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await bare.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await full.runService(gracefulShutdownSignals: []) }
+            try await Task.sleep(for: .milliseconds(500))
+            print("\nHTTP at \(connections) keep-alive connections, \(duration) s per endpoint after a 2 s warm-up (wrk -t2, loopback)")
+            print(pad("endpoint", 44) + pad("req/s", 12) + pad("p50", 11) + pad("p90", 11) + "p99")
+            let bareResult = try Wrk.run(wrk, url: "http://127.0.0.1:\(barePort)/bare", body: body, hash: hash, connections: connections, duration: duration)
+            print(bareResult.row("bare Hummingbird JSON (POST /bare)"))
+            let validateResult = try Wrk.run(
+                wrk, url: "http://127.0.0.1:\(validatePort)/api/v1/constitutional/validate", body: body, hash: hash,
+                connections: connections, duration: duration)
+            print(validateResult.row("POST /api/v1/constitutional/validate"))
+            let throughputRatio = validateResult.requestsPerSecond / bareResult.requestsPerSecond
+            let latencyRatio = validateResult.p99 / bareResult.p99
+            print(String(format: "validate/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
+                throughputRatio, throughputRatio >= 0.5 ? "met" : "NOT met", latencyRatio, latencyRatio <= 1.5 ? "met" : "NOT met"))
+            let stored = try await store.count()
+            print("decisions durably stored during the run: \(stored); non-2xx responses: bare \(bareResult.errors), validate \(validateResult.errors)")
+            group.cancelAll()
+        }
+        try await store.close()
+    }
+
+    static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+}
+
+/// The baseline: a Hummingbird endpoint that decodes the same JSON body and answers small JSON.
+enum BareApplication {
+    struct Reply: ResponseEncodable {
+        var ok: Bool
+        var received: Int
+    }
+
+    static func build(port: Int, logger: Logger) -> some ApplicationProtocol {
+        let router = Router()
+        router.post("/bare") { request, context -> Reply in
+            let body = try await request.decode(as: JSONValue.self, context: context)
+            return Reply(ok: true, received: body.objectValue?.count ?? 0)
+        }
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+    }
+}
+
+/// Runs wrk and reads its report.
+struct Wrk {
+    var requestsPerSecond: Double
+    var p50: Double
+    var p90: Double
+    var p99: Double
+    var errors: Int
+
+    func row(_ name: String) -> String {
+        pad(name, 44) + pad(String(format: "%.0f", requestsPerSecond), 12) + pad(Self.ms(p50), 11) + pad(Self.ms(p90), 11) + Self.ms(p99)
+    }
+
+    static func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
+
+    static func run(_ wrk: String, url: String, body: String, hash: String, connections: Int, duration: Int) throws -> Wrk {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-bench-\(UUID().uuidString).lua")
+        let escaped = body.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let lua = """
+            wrk.method = "POST"
+            wrk.body = "\(escaped)"
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.headers["X-Constitutional-Hash"] = "\(hash)"
+            """
+        try lua.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        _ = try execute(wrk, ["-t2", "-c\(connections)", "-d2s", "-s", script.path, url])  // warm-up
+        let output = try execute(wrk, ["-t2", "-c\(connections)", "-d\(duration)s", "--latency", "-s", script.path, url])
+        return try parse(output)
+    }
+
+    static func execute(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func parse(_ output: String) throws -> Wrk {
+        var result = Wrk(requestsPerSecond: 0, p50: 0, p90: 0, p99: 0, errors: 0)
+        for line in output.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = parts.first else { continue }
+            switch first {
+            case "50%": result.p50 = seconds(parts.last)
+            case "90%": result.p90 = seconds(parts.last)
+            case "99%": result.p99 = seconds(parts.last)
+            case "Requests/sec:": result.requestsPerSecond = Double(parts.last ?? "") ?? 0
+            case "Non-2xx": result.errors += Int(parts.last ?? "") ?? 0
+            default: continue
+            }
+        }
+        guard result.requestsPerSecond > 0 else { throw InputError("could not read wrk's report:\n\(output)") }
+        return result
+    }
+
+    static func seconds(_ token: Substring?) -> Double {
+        guard let token else { return 0 }
+        for (suffix, scale) in [("us", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0)] where token.hasSuffix(suffix) {
+            return (Double(token.dropLast(suffix.count)) ?? 0) * scale
+        }
+        return 0
+    }
+}
