@@ -1,26 +1,36 @@
 // Byte-level helpers shared by the detectors.
 //
 // Every pattern the detectors look for is ASCII, so they scan UTF-8 code units directly and
-// treat any non-ASCII byte as a separator. That keeps the hot path free of Unicode
-// segmentation, regular expressions and Foundation, and lets a scan allocate nothing unless
-// it finds something.
+// treat any non-ASCII byte as a separator (except inside e-mail addresses). That keeps the hot
+// path free of Unicode segmentation, regular expressions and Foundation, and lets a scan
+// allocate nothing unless it finds something.
+//
+// Names are prefixed or nested (`ScanBytes`, `DetectorASCII`, `DetectorSupport`) because the
+// rest of GovernanceCore shares this module namespace.
 
-typealias Bytes = UnsafeBufferPointer<UInt8>
+/// A borrowed view of a string's UTF-8 bytes with the small matching primitives the scanners
+/// need. Only valid inside `ScanBytes.with(_:_:)`.
+struct ScanBytes {
+    let buffer: UnsafeBufferPointer<UInt8>
 
-/// Runs `body` over the UTF-8 bytes of `text`. Native strings are contiguous, so the copy in the
-/// fallback only happens for exotic (bridged or lazily-decoded) strings.
-@inline(__always)
-func withUTF8Bytes<R>(_ text: String, _ body: (Bytes) -> R) -> R {
-    if let result = text.utf8.withContiguousStorageIfAvailable(body) {
-        return result
+    /// Runs `body` over the UTF-8 bytes of `text`. Native strings are contiguous, so the copy
+    /// in the fallback only happens for exotic (bridged or lazily-decoded) strings.
+    @inline(__always)
+    static func with<R>(_ text: String, _ body: (ScanBytes) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ body(ScanBytes(buffer: $0)) }) {
+            return result
+        }
+        let copy = Array(text.utf8)
+        return copy.withUnsafeBufferPointer { body(ScanBytes(buffer: $0)) }
     }
-    let copy = Array(text.utf8)
-    return copy.withUnsafeBufferPointer(body)
+
+    @inline(__always) var count: Int { buffer.count }
+    @inline(__always) subscript(i: Int) -> UInt8 { buffer[i] }
 }
 
 // MARK: - ASCII classes
 
-enum Ch {
+enum DetectorASCII {
     static let tab: UInt8 = 0x09
     static let newline: UInt8 = 0x0A
     static let cr: UInt8 = 0x0D
@@ -74,7 +84,7 @@ enum Ch {
 
 // MARK: - Literal matching
 
-extension UnsafeBufferPointer where Element == UInt8 {
+extension ScanBytes {
     /// Whether the bytes at `i` are exactly `literal`.
     @inline(__always)
     func has(_ literal: StaticString, at i: Int) -> Bool {
@@ -91,7 +101,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
         let len = literal.utf8CodeUnitCount
         guard i >= 0, i + len <= count else { return false }
         let lit = literal.utf8Start
-        for k in 0..<len where Ch.lower(self[i + k]) != lit[k] { return false }
+        for k in 0..<len where DetectorASCII.lower(self[i + k]) != lit[k] { return false }
         return true
     }
 
@@ -121,13 +131,13 @@ extension UnsafeBufferPointer where Element == UInt8 {
     func at(_ i: Int) -> UInt8 { i >= 0 && i < count ? self[i] : 0 }
 
     func string(_ range: Range<Int>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: self[range]), as: UTF8.self)
+        String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 }
 
 // MARK: - Non-ASCII letters
 
-extension UnsafeBufferPointer where Element == UInt8 {
+extension ScanBytes {
     /// Byte length of the scalar at `i` if it is a non-ASCII letter or digit (any script),
     /// else 0. Lets e-mail addresses such as `jürgen@müller.de` be read whole.
     func unicodeLetterLength(at i: Int) -> Int {
@@ -163,35 +173,37 @@ extension UnsafeBufferPointer where Element == UInt8 {
 
 // MARK: - Span helpers
 
-/// Makes spans non-overlapping: among overlapping candidates the higher `rank` wins, then the
-/// longer one, then the earlier one. The result is sorted by position.
-func resolveOverlaps(_ spans: [DetectedSpan], rank: (DetectedSpan) -> Int) -> [DetectedSpan] {
-    guard spans.count > 1 else { return spans }
-    // The common case is already sorted and disjoint: return it untouched.
-    var disjoint = true
-    for k in 1..<spans.count where spans[k].utf8Range.lowerBound < spans[k - 1].utf8Range.upperBound {
-        disjoint = false
-        break
-    }
-    if disjoint { return spans }
+enum DetectorSupport {
+    /// Makes spans non-overlapping: among overlapping candidates the higher `rank` wins, then
+    /// the longer one, then the earlier one. The result is sorted by position.
+    static func resolveOverlaps(_ spans: [DetectedSpan], rank: (DetectedSpan) -> Int) -> [DetectedSpan] {
+        guard spans.count > 1 else { return spans }
+        // The common case is already sorted and disjoint: return it untouched.
+        var disjoint = true
+        for k in 1..<spans.count where spans[k].utf8Range.lowerBound < spans[k - 1].utf8Range.upperBound {
+            disjoint = false
+            break
+        }
+        if disjoint { return spans }
 
-    let ordered = spans.sorted { a, b in
-        let ra = rank(a), rb = rank(b)
-        if ra != rb { return ra > rb }
-        if a.utf8Range.count != b.utf8Range.count { return a.utf8Range.count > b.utf8Range.count }
-        return a.utf8Range.lowerBound < b.utf8Range.lowerBound
+        let ordered = spans.sorted { a, b in
+            let ra = rank(a), rb = rank(b)
+            if ra != rb { return ra > rb }
+            if a.utf8Range.count != b.utf8Range.count { return a.utf8Range.count > b.utf8Range.count }
+            return a.utf8Range.lowerBound < b.utf8Range.lowerBound
+        }
+        var kept: [DetectedSpan] = []
+        kept.reserveCapacity(ordered.count)
+        for span in ordered where !kept.contains(where: { $0.utf8Range.overlaps(span.utf8Range) }) {
+            kept.append(span)
+        }
+        kept.sort { $0.utf8Range.lowerBound < $1.utf8Range.lowerBound }
+        return kept
     }
-    var kept: [DetectedSpan] = []
-    kept.reserveCapacity(ordered.count)
-    for span in ordered where !kept.contains(where: { $0.utf8Range.overlaps(span.utf8Range) }) {
-        kept.append(span)
-    }
-    kept.sort { $0.utf8Range.lowerBound < $1.utf8Range.lowerBound }
-    return kept
-}
 
-/// Resolves which kinds a caller asked for. `nil` means every kind.
-@inline(__always)
-func wants(_ kinds: Set<String>?, _ kind: String) -> Bool {
-    kinds?.contains(kind) ?? true
+    /// Whether the caller asked for `kind`; `nil` means every kind.
+    @inline(__always)
+    static func wants(_ kinds: Set<String>?, _ kind: String) -> Bool {
+        kinds?.contains(kind) ?? true
+    }
 }

@@ -11,6 +11,8 @@
 ///
 /// Injection spans are not secret, so `masked` is the matched text itself.
 public enum InjectionDetector {
+    typealias Ch = DetectorASCII
+
     public static let kinds: Set<String> = [
         "ignore_instructions", "reveal_system_prompt", "role_hijack", "template_injection", "override",
     ]
@@ -18,7 +20,7 @@ public enum InjectionDetector {
     /// Scans `text` for injection markers. `kinds` limits the scan (nil means all kinds).
     /// Spans are ordered by position and never overlap.
     public static func scan(_ text: String, kinds: Set<String>? = nil) -> [DetectedSpan] {
-        withUTF8Bytes(text) { scan(bytes: $0, kinds: kinds) }
+        ScanBytes.with(text) { scan(bytes: $0, kinds: kinds) }
     }
 
     struct Match {
@@ -26,7 +28,7 @@ public enum InjectionDetector {
         var range: Range<Int>
     }
 
-    static func scan(bytes p: Bytes, kinds: Set<String>?) -> [DetectedSpan] {
+    static func scan(bytes p: ScanBytes, kinds: Set<String>?) -> [DetectedSpan] {
         var found: [DetectedSpan] = []
         var prev1: Range<Int>?
         var prev2: Range<Int>?
@@ -36,7 +38,11 @@ public enum InjectionDetector {
             var match: Match?
             if Ch.isAlnum(b) {
                 let word = i..<wordEnd(p, i)
-                match = matchWord(p, word, prev1, prev2)
+                // Most words cannot start a phrase: a table lookup by first letter and length
+                // rejects them without a call.
+                if word.count < 16, triggerLengths(Ch.lower(b)) & (1 << word.count) != 0 {
+                    match = matchWord(p, word, prev1, prev2)
+                }
                 if match == nil {
                     prev2 = prev1
                     prev1 = word
@@ -50,7 +56,7 @@ public enum InjectionDetector {
                 prev2 = nil
             }
             guard let match else { i += 1; continue }
-            if wants(kinds, match.kind) {
+            if DetectorSupport.wants(kinds, match.kind) {
                 found.append(DetectedSpan(category: .injection, kind: match.kind, utf8Range: match.range,
                                           masked: p.string(match.range)))
             }
@@ -64,7 +70,7 @@ public enum InjectionDetector {
     // MARK: - Words
 
     @inline(__always)
-    static func wordEnd(_ p: Bytes, _ i: Int) -> Int {
+    static func wordEnd(_ p: ScanBytes, _ i: Int) -> Int {
         var e = i + 1
         while e < p.count {
             let b = p[e]
@@ -79,7 +85,7 @@ public enum InjectionDetector {
     }
 
     /// The next word at or after `i` within the current sentence.
-    static func nextWord(_ p: Bytes, _ i: Int) -> Range<Int>? {
+    static func nextWord(_ p: ScanBytes, _ i: Int) -> Range<Int>? {
         var k = i
         while k < p.count {
             let b = p[k]
@@ -91,12 +97,12 @@ public enum InjectionDetector {
     }
 
     @inline(__always)
-    static func isAny(_ p: Bytes, _ w: Range<Int>, _ words: [StaticString]) -> Bool {
+    static func isAny(_ p: ScanBytes, _ w: Range<Int>, _ words: [StaticString]) -> Bool {
         for candidate in words where p.equalsCI(w, candidate) { return true }
         return false
     }
 
-    static func isAny(_ p: Bytes, _ w: Range<Int>?, _ words: [StaticString]) -> Bool {
+    static func isAny(_ p: ScanBytes, _ w: Range<Int>?, _ words: [StaticString]) -> Bool {
         guard let w else { return false }
         return isAny(p, w, words)
     }
@@ -161,7 +167,35 @@ public enum InjectionDetector {
 
     // MARK: - Phrases
 
-    static func matchWord(_ p: Bytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
+    /// Bit n is set when some trigger word of length n starts with `c` (lower-case); must
+    /// agree with `matchWord`.
+    @inline(__always)
+    static func triggerLengths(_ c: UInt8) -> UInt16 {
+        switch c {
+        case 0x61: 1 << 3                                  // act
+        case 0x62: 1 << 6                                  // bypass, behave
+        case 0x64: 1 << 9 | 1 << 7 | 1 << 4 | 1 << 2       // disregard, display, dump, do
+        case 0x65: 1 << 6                                  // expose
+        case 0x66: 1 << 6                                  // forget
+        case 0x67: 1 << 4                                  // give
+        case 0x69: 1 << 6                                  // ignore
+        case 0x6A: 1 << 9 | 1 << 10                        // jailbreak, jailbroken
+        case 0x6C: 1 << 4                                  // leak
+        case 0x6D: 1 << 4                                  // mode
+        case 0x6E: 1 << 3                                  // new
+        case 0x6F: 1 << 8 | 1 << 6                         // override, output
+        case 0x70: 1 << 5 | 1 << 7                         // print, pretend
+        case 0x72: 1 << 6 | 1 << 8                         // reveal, repeat, recite, roleplay
+        case 0x73: 1 << 4 | 1 << 5                         // show, share
+        case 0x74: 1 << 4                                  // tell
+        case 0x75: 1 << 7                                  // updated
+        case 0x77: 1 << 5 | 1 << 4 | 1 << 6                // write, what, what's
+        case 0x79: 1 << 3 | 1 << 6                         // you, you're
+        default: 0
+        }
+    }
+
+    static func matchWord(_ p: ScanBytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
         guard w.count >= 2, w.count <= 10 else { return nil }
         let after = w.upperBound
         switch Ch.lower(p[w.lowerBound]) {
@@ -228,7 +262,7 @@ public enum InjectionDetector {
 
     /// ignore/disregard/forget/override/bypass + [fillers] + qualifier + instructions, or
     /// + everything/what ... told [before], or + ... above (at the end of a clause).
-    static func ignorePhrase(_ p: Bytes, verb: Range<Int>, _ prev1: Range<Int>?) -> Match? {
+    static func ignorePhrase(_ p: ScanBytes, verb: Range<Int>, _ prev1: Range<Int>?) -> Match? {
         if isAny(p, prev1, negations) { return nil }
         var pos = verb.upperBound
         var qualified = false
@@ -265,7 +299,7 @@ public enum InjectionDetector {
     }
 
     /// Whether a clause ends at `i`: punctuation, end of text, or a linking word ("and", "then").
-    static func endsClause(_ p: Bytes, _ i: Int) -> Bool {
+    static func endsClause(_ p: ScanBytes, _ i: Int) -> Bool {
         var k = i
         while k < p.count, Ch.isBlank(p[k]) { k += 1 }
         guard k < p.count, Ch.isAlnum(p[k]) else { return true }
@@ -274,7 +308,7 @@ public enum InjectionDetector {
 
     /// reveal/print/show/... + [fillers] + (system|hidden|initial|...) prompt/instructions,
     /// or + your prompt/instructions.
-    static func revealPhrase(_ p: Bytes, start: Int, from: Int) -> Match? {
+    static func revealPhrase(_ p: ScanBytes, start: Int, from: Int) -> Match? {
         var pos = from
         var strong = false
         var yours = false
@@ -301,13 +335,13 @@ public enum InjectionDetector {
     }
 
     /// (act|behave|roleplay) (as|like) ... <unrestricted persona>.
-    static func personaAfter(_ p: Bytes, start: Int, from: Int, link: [StaticString]) -> Match? {
+    static func personaAfter(_ p: ScanBytes, start: Int, from: Int, link: [StaticString]) -> Match? {
         guard let l = nextWord(p, from), isAny(p, l, link) else { return nil }
         return persona(p, start: start, from: l.upperBound)
     }
 
     /// pretend (to be | you are | you're) ... <persona>.
-    static func pretend(_ p: Bytes, _ w: Range<Int>) -> Match? {
+    static func pretend(_ p: ScanBytes, _ w: Range<Int>) -> Match? {
         guard let a = nextWord(p, w.upperBound) else { return nil }
         if p.equalsCI(a, "you're") { return persona(p, start: w.lowerBound, from: a.upperBound) }
         guard let b = nextWord(p, a.upperBound) else { return nil }
@@ -318,7 +352,7 @@ public enum InjectionDetector {
     }
 
     /// "you are now <persona>", "you're now <persona>", "from now on you are <persona>".
-    static func youAreNow(_ p: Bytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
+    static func youAreNow(_ p: ScanBytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
         var pos = w.upperBound
         if p.equalsCI(w, "you") {
             guard let are = nextWord(p, pos), p.equalsCI(are, "are") || p.equalsCI(are, "re") else { return nil }
@@ -335,7 +369,7 @@ public enum InjectionDetector {
     }
 
     /// Within a few words: an unrestricted persona ("DAN", "an uncensored AI", "developer mode").
-    static func persona(_ p: Bytes, start: Int, from: Int) -> Match? {
+    static func persona(_ p: ScanBytes, start: Int, from: Int) -> Match? {
         var pos = from
         var heavy = 0
         for _ in 0..<6 {
@@ -358,7 +392,7 @@ public enum InjectionDetector {
     }
 
     /// "developer mode enabled", "enable developer mode", "god mode activated".
-    static func modeSwitch(_ p: Bytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
+    static func modeSwitch(_ p: ScanBytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
         guard let name = prev1, isAny(p, name, modeNames) else { return nil }
         if let on = nextWord(p, w.upperBound), isAny(p, on, modeOnWords) {
             return Match(kind: "role_hijack", range: name.lowerBound..<on.upperBound)
@@ -370,7 +404,7 @@ public enum InjectionDetector {
     }
 
     /// "new instructions:", "updated rules -", "new system prompt".
-    static func newInstructions(_ p: Bytes, _ w: Range<Int>) -> Match? {
+    static func newInstructions(_ p: ScanBytes, _ w: Range<Int>) -> Match? {
         guard let object = nextWord(p, w.upperBound) else { return nil }
         if isAny(p, object, newObjects) {
             var k = object.upperBound
@@ -394,7 +428,7 @@ public enum InjectionDetector {
 
     /// `<|im_start|>system`, `<|system|>`, `<|endoftext|>`, `[INST]`, `[/INST]`, `<<SYS>>`,
     /// `</s>`, `### System:`.
-    static func template(_ p: Bytes, at i: Int) -> Match? {
+    static func template(_ p: ScanBytes, at i: Int) -> Match? {
         switch p[i] {
         case Ch.lt:
             if p.at(i + 1) == Ch.pipe {

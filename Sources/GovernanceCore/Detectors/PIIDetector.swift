@@ -13,37 +13,39 @@
 /// - cards: Luhn-valid, with a known issuer prefix and a length that issuer uses;
 /// - IBANs: known country, exact registry length, mod-97 check; print form groups of four.
 public enum PIIDetector {
+    typealias Ch = DetectorASCII
+
     public static let kinds: Set<String> = ["email", "phone", "ssn", "credit_card", "iban"]
 
     /// Scans `text` for personal data. `kinds` limits the scan (nil means all kinds).
     /// Spans are ordered by position and never overlap.
     public static func scan(_ text: String, kinds: Set<String>? = nil) -> [DetectedSpan] {
-        withUTF8Bytes(text) { scan(bytes: $0, kinds: kinds) }
+        ScanBytes.with(text) { scan(bytes: $0, kinds: kinds) }
     }
 
-    static func scan(bytes p: Bytes, kinds: Set<String>?) -> [DetectedSpan] {
+    static func scan(bytes p: ScanBytes, kinds: Set<String>?) -> [DetectedSpan] {
         // Cheap reject, written branch-free so it vectorises: every numeric kind needs at least
         // nine digits, e-mail needs an '@'.
         var digits = 0
         var ats = 0
-        for b in p {
+        for b in p.buffer {
             digits &+= Ch.isDigit(b) ? 1 : 0
             ats &+= b == Ch.at ? 1 : 0
         }
         if digits < 9 && ats == 0 { return [] }
 
-        let emails = ats > 0 && wants(kinds, "email") ? scanEmails(p) : []
+        let emails = ats > 0 && DetectorSupport.wants(kinds, "email") ? scanEmails(p) : []
         guard digits >= 9 else { return emails }
         let numbers = scanNumbers(p, Wanted(
-            iban: wants(kinds, "iban"),
-            card: digits >= 13 && wants(kinds, "credit_card"),
-            ssn: wants(kinds, "ssn"),
-            phone: digits >= 10 && wants(kinds, "phone")
+            iban: DetectorSupport.wants(kinds, "iban"),
+            card: digits >= 13 && DetectorSupport.wants(kinds, "credit_card"),
+            ssn: DetectorSupport.wants(kinds, "ssn"),
+            phone: digits >= 10 && DetectorSupport.wants(kinds, "phone")
         ))
         if emails.isEmpty { return numbers }
         if numbers.isEmpty { return emails }
         // A number inside an address ("415-555-0123@example.com") yields to the address.
-        return resolveOverlaps(emails + numbers) { $0.kind == "email" ? 1 : 0 }
+        return DetectorSupport.resolveOverlaps(emails + numbers) { $0.kind == "email" ? 1 : 0 }
     }
 
     struct Wanted {
@@ -56,7 +58,7 @@ public enum PIIDetector {
     /// One pass over number-like tokens. At each candidate the most specific kind is tried first
     /// (IBAN, card, SSN, then phone) and a match consumes its bytes, so the spans come out
     /// ordered and disjoint.
-    static func scanNumbers(_ p: Bytes, _ want: Wanted) -> [DetectedSpan] {
+    static func scanNumbers(_ p: ScanBytes, _ want: Wanted) -> [DetectedSpan] {
         var found: [DetectedSpan] = []
         var i = 0
         while i < p.count {
@@ -81,7 +83,7 @@ public enum PIIDetector {
     }
 
     /// The PII span starting with the digit run at `i` (or, for an IBAN, two letters before it).
-    static func numberAt(_ p: Bytes, _ i: Int, run: Int, _ want: Wanted) -> DetectedSpan? {
+    static func numberAt(_ p: ScanBytes, _ i: Int, run: Int, _ want: Wanted) -> DetectedSpan? {
         // IBAN: the digit run holds the check digits after a two-letter country code.
         if want.iban, run >= 2, i >= 2, Ch.isAlpha(p[i - 1]), Ch.isAlpha(p[i - 2]), !Ch.isAlnum(p.at(i - 3)),
            let length = ibanLength(Ch.upper(p[i - 2]), Ch.upper(p[i - 1])),
@@ -107,7 +109,7 @@ public enum PIIDetector {
 
     /// A masked form: optionally the upper-cased two-letter country code, then `lead`, `stars`
     /// asterisks and the last four letters or digits of `range`. Written in place, one allocation.
-    static func mask(_ p: Bytes, _ range: Range<Int>, keepCountry: Bool = false, stars: Int,
+    static func mask(_ p: ScanBytes, _ range: Range<Int>, keepCountry: Bool = false, stars: Int,
                      lead: StaticString) -> String {
         var tail = range.upperBound
         var kept = 0
@@ -146,7 +148,7 @@ public enum PIIDetector {
     /// or underscore right before it, and no `.`, `-`, `/`, `:` joining it to a preceding digit
     /// (versions `1.2.3`, dates `2024-01-15`, times `12:30`).
     @inline(__always)
-    static func numberCanStart(_ p: Bytes, _ i: Int) -> Bool {
+    static func numberCanStart(_ p: ScanBytes, _ i: Int) -> Bool {
         guard i > 0 else { return true }
         let b = p[i - 1]
         if Ch.isWord(b) { return false }
@@ -158,7 +160,7 @@ public enum PIIDetector {
 
     /// Mirror image of `numberCanStart` for the byte after a number.
     @inline(__always)
-    static func numberCanEnd(_ p: Bytes, _ e: Int) -> Bool {
+    static func numberCanEnd(_ p: ScanBytes, _ e: Int) -> Bool {
         guard e < p.count else { return true }
         let b = p[e]
         if Ch.isWord(b) { return false }
@@ -169,7 +171,7 @@ public enum PIIDetector {
     }
 
     @inline(__always)
-    static func digitRun(_ p: Bytes, _ i: Int) -> Int {
+    static func digitRun(_ p: ScanBytes, _ i: Int) -> Int {
         p.run(from: i, while: Ch.isDigit)
     }
 
@@ -180,7 +182,7 @@ public enum PIIDetector {
         Ch.isAlnum(b) || b == Ch.dot || b == Ch.underscore || b == Ch.percent || b == Ch.plus || b == Ch.dash
     }
 
-    static func scanEmails(_ p: Bytes) -> [DetectedSpan] {
+    static func scanEmails(_ p: ScanBytes) -> [DetectedSpan] {
         var found: [DetectedSpan] = []
         var i = 0
         while i < p.count {
@@ -195,7 +197,7 @@ public enum PIIDetector {
         return found
     }
 
-    static func email(_ p: Bytes, at atSign: Int) -> DetectedSpan? {
+    static func email(_ p: ScanBytes, at atSign: Int) -> DetectedSpan? {
         // Local part: ASCII atext subset plus letters of any script, at most 64 bytes.
         var start = atSign
         while start > 0, atSign - start < 64 {
@@ -255,7 +257,7 @@ public enum PIIDetector {
         return DetectedSpan(category: .pii, kind: "email", utf8Range: start..<end, masked: masked)
     }
 
-    static func domainLabel(_ p: Bytes, from i: Int) -> Range<Int> {
+    static func domainLabel(_ p: ScanBytes, from i: Int) -> Range<Int> {
         var j = i
         while j < p.count, j - i < 63 {
             let b = p[j]
@@ -271,7 +273,7 @@ public enum PIIDetector {
     }
 
     /// Whether the byte at `i` belongs to a `scheme://...` token (walks back to whitespace).
-    static func isInsideURL(_ p: Bytes, _ i: Int) -> Bool {
+    static func isInsideURL(_ p: ScanBytes, _ i: Int) -> Bool {
         var k = i
         while k >= 2, !Ch.isWhitespace(p[k]) {
             if p[k] == Ch.slash, p[k - 1] == Ch.slash, p[k - 2] == Ch.colon { return true }
@@ -285,7 +287,7 @@ public enum PIIDetector {
     /// `+` country code and subscriber number, 10–15 digits in groups separated by a single
     /// space or dash, optionally with one parenthesised group: `+14155550123`,
     /// `+44 20 7946 0958`, `+1 (415) 555-0123`. Dots are not accepted (IP-like ambiguity).
-    static func internationalPhone(_ p: Bytes, at i: Int) -> Int? {
+    static func internationalPhone(_ p: ScanBytes, at i: Int) -> Int? {
         if i > 0, Ch.isAlnum(p[i - 1]) || p[i - 1] == Ch.rparen { return nil }
         guard p.at(i + 1) &- 0x31 < 9 else { return nil }  // first digit 1-9
         var j = i + 1
@@ -325,7 +327,7 @@ public enum PIIDetector {
 
     /// NANP numbers with separators: `(415) 555-0123`, `415-555-0123`, `415.555.0123`,
     /// `415 555 0123`, optionally with a leading `1-`. Area code and exchange start with 2-9.
-    static func northAmericanPhone(_ p: Bytes, at i: Int) -> Int? {
+    static func northAmericanPhone(_ p: ScanBytes, at i: Int) -> Int? {
         guard numberCanStart(p, i), p.at(i - 1) != Ch.plus else { return nil }
         var j = i
         if p[j] == Ch.lparen {
@@ -357,14 +359,14 @@ public enum PIIDetector {
         return j
     }
 
-    static func phoneSpan(_ p: Bytes, _ range: Range<Int>) -> DetectedSpan {
+    static func phoneSpan(_ p: ScanBytes, _ range: Range<Int>) -> DetectedSpan {
         DetectedSpan(category: .pii, kind: "phone", utf8Range: range, masked: mask(p, range, stars: 0, lead: "***-***-"))
     }
 
 
     // MARK: - SSN
 
-    static func ssn(_ p: Bytes, at i: Int, firstRun: Int) -> Int? {
+    static func ssn(_ p: ScanBytes, at i: Int, firstRun: Int) -> Int? {
         guard numberCanStart(p, i) else { return nil }
         let end: Int
         if firstRun == 3 {
@@ -387,7 +389,7 @@ public enum PIIDetector {
     }
 
     /// SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000.
-    static func validSSN(_ p: Bytes, _ range: Range<Int>) -> Bool {
+    static func validSSN(_ p: ScanBytes, _ range: Range<Int>) -> Bool {
         var value = 0
         var count = 0
         for k in range where Ch.isDigit(p[k]) {
@@ -402,7 +404,7 @@ public enum PIIDetector {
     }
 
     /// "ssn" or "social security" as words within the 32 bytes before the number.
-    static func hasSSNCue(_ p: Bytes, before i: Int) -> Bool {
+    static func hasSSNCue(_ p: ScanBytes, before i: Int) -> Bool {
         var k = max(0, i - 32)
         while k < i {
             if !Ch.isAlpha(p.at(k - 1)) {
@@ -423,7 +425,7 @@ public enum PIIDetector {
     /// followed by groups of 3–6 digits joined by one consistent single space or dash
     /// (`4111 1111 1111 1111`, Amex `3782 822463 10005`). The longest valid prefix of groups
     /// wins, so trailing numbers such as an expiry date do not hide the card.
-    static func card(_ p: Bytes, at i: Int, firstRun: Int) -> (end: Int, digits: Int)? {
+    static func card(_ p: ScanBytes, at i: Int, firstRun: Int) -> (end: Int, digits: Int)? {
         if firstRun >= 13 {
             guard firstRun <= 19, numberCanEnd(p, i + firstRun), validCard(p, i..<(i + firstRun), firstRun)
             else { return nil }
@@ -447,7 +449,7 @@ public enum PIIDetector {
         return best
     }
 
-    static func validCard(_ p: Bytes, _ range: Range<Int>, _ count: Int) -> Bool {
+    static func validCard(_ p: ScanBytes, _ range: Range<Int>, _ count: Int) -> Bool {
         var prefix = 0
         var taken = 0
         for k in range where taken < 6 && Ch.isDigit(p[k]) {
@@ -457,7 +459,7 @@ public enum PIIDetector {
         return issuerAccepts(prefix6: prefix, length: count) && luhn(p, range)
     }
 
-    static func luhn(_ p: Bytes, _ range: Range<Int>) -> Bool {
+    static func luhn(_ p: ScanBytes, _ range: Range<Int>) -> Bool {
         var sum = 0
         var double = false
         var k = range.upperBound - 1
@@ -514,7 +516,7 @@ public enum PIIDetector {
 
     /// Reads `length` alphanumerics from `i` (single spaces allowed between groups of four) and
     /// checks the ISO 7064 mod-97 checksum. Returns the end offset.
-    static func iban(_ p: Bytes, at i: Int, length: Int) -> Int? {
+    static func iban(_ p: ScanBytes, at i: Int, length: Int) -> Int? {
         var j = i
         var n = 0
         while n < length {
@@ -530,17 +532,19 @@ public enum PIIDetector {
         }
         guard !Ch.isAlnum(p.at(j)) else { return nil }
         // Rearranged number: BBAN, then country code and check digits; letters count 10...35.
-        var remainder = 0
+        // The remainder is reduced only when it grows large, which saves most divisions.
+        var value = 0
         func feed(_ b: UInt8) {
             if Ch.isDigit(b) {
-                remainder = (remainder * 10 + Int(b &- 0x30)) % 97
+                value = value * 10 + Int(b &- 0x30)
             } else if Ch.isAlpha(b) {
-                remainder = (remainder * 100 + Int(Ch.upper(b) &- 0x41) + 10) % 97
+                value = value * 100 + Int(Ch.upper(b) &- 0x41) + 10
             }
+            if value >= 1_000_000_000_000_000 { value %= 97 }
         }
         for k in (i + 4)..<j { feed(p[k]) }
         for k in i..<(i + 4) { feed(p[k]) }
-        return remainder == 1 ? j : nil
+        return value % 97 == 1 ? j : nil
     }
 
     /// IBAN length for an upper-case country code, or nil for a country without IBANs.

@@ -13,6 +13,8 @@
 /// treated as a placeholder because it is a published default, not a secret worth redacting;
 /// a rule that wants to forbid default passwords should test for it explicitly.
 public enum SecretDetector {
+    typealias Ch = DetectorASCII
+
     public static let kinds: Set<String> = [
         "private_key", "aws_access_key", "aws_secret_key", "github_token", "gitlab_token",
         "slack_token", "stripe_key", "google_api_key", "openai_key", "anthropic_key", "jwt",
@@ -22,36 +24,42 @@ public enum SecretDetector {
     /// Scans `text` for secrets. `kinds` limits the scan (nil means all kinds).
     /// Spans are ordered by position and never overlap.
     public static func scan(_ text: String, kinds: Set<String>? = nil) -> [DetectedSpan] {
-        withUTF8Bytes(text) { scan(bytes: $0, kinds: kinds) }
+        ScanBytes.with(text) { scan(bytes: $0, kinds: kinds) }
     }
 
-    static func scan(bytes p: Bytes, kinds: Set<String>?) -> [DetectedSpan] {
+    static func scan(bytes p: ScanBytes, kinds: Set<String>?) -> [DetectedSpan] {
         var found: [DetectedSpan] = []
         var i = 0
         let n = p.count
         while i < n {
             let b = p[i]
             var match: Match?
-            switch b {
-            case Ch.equals, Ch.colon:
+            if Ch.isWord(b) {
+                // A word start: only a few first bytes can begin a token format; otherwise the
+                // whole word is skipped in one tight loop.
+                if b == 0x41 || b == 0x67 || b == 0x78 || b == 0x73 || b == 0x72 || b == 0x65 {  // A g x s r e
+                    match = token(p, at: i)
+                }
+                if match == nil {
+                    i += 1
+                    while i < n, Ch.isWord(p[i]) { i += 1 }
+                    continue
+                }
+            } else if b == Ch.equals || b == Ch.colon {
                 match = b == Ch.colon && p.at(i + 1) == Ch.slash && p.at(i + 2) == Ch.slash
                     ? urlPassword(p, colon: i)
                     : assignment(p, separator: i)
-            case Ch.dash:
-                if p.has("-----BEGIN ", at: i) { match = privateKey(p, at: i) }
-            case 0x41, 0x67, 0x78, 0x73, 0x72, 0x65:  // A g x s r e: first bytes of token formats
-                if !Ch.isWord(p.at(i - 1)) { match = token(p, at: i) }
-            default:
-                break
+            } else if b == Ch.dash, p.has("-----BEGIN ", at: i) {
+                match = privateKey(p, at: i)
             }
             guard let match else { i += 1; continue }
-            if wants(kinds, match.kind) {
+            if DetectorSupport.wants(kinds, match.kind) {
                 found.append(span(p, match))
             }
             i = max(match.range.upperBound, i + 1)
         }
         // A provider format is more specific than the key-based guess around it.
-        return resolveOverlaps(found) { isGenericAssignment($0.kind) ? 0 : 1 }
+        return DetectorSupport.resolveOverlaps(found) { isGenericAssignment($0.kind) ? 0 : 1 }
     }
 
     /// A raw finding; `keep` is the prefix of the range shown unmasked (an assignment's key).
@@ -61,7 +69,7 @@ public enum SecretDetector {
         var keep: Int = 0
     }
 
-    static func span(_ p: Bytes, _ m: Match) -> DetectedSpan {
+    static func span(_ p: ScanBytes, _ m: Match) -> DetectedSpan {
         let redacted = "[REDACTED:" + m.kind + "]"
         let masked = m.keep > 0
             ? p.string(m.range.lowerBound..<(m.range.lowerBound + m.keep)) + redacted
@@ -72,7 +80,7 @@ public enum SecretDetector {
     // MARK: - Token formats
 
     /// A provider token starting at `i` (which is at a word start).
-    static func token(_ p: Bytes, at i: Int) -> Match? {
+    static func token(_ p: ScanBytes, at i: Int) -> Match? {
         switch p[i] {
         case 0x41:  // A
             if p.has("AKIA", at: i) || p.has("ASIA", at: i) {
@@ -141,7 +149,7 @@ public enum SecretDetector {
         return nil
     }
 
-    static func looksRandom(_ p: Bytes, _ range: Range<Int>) -> Bool {
+    static func looksRandom(_ p: ScanBytes, _ range: Range<Int>) -> Bool {
         var digit = false, upper = false
         for k in range {
             if Ch.isDigit(p[k]) { digit = true } else if Ch.isUpper(p[k]) { upper = true }
@@ -152,7 +160,7 @@ public enum SecretDetector {
 
     /// `header.payload.signature`, base64url segments; header and payload are JSON objects,
     /// so both start with `eyJ` (`{"`). The signature may be empty (unsecured JWT).
-    static func jwt(_ p: Bytes, at i: Int) -> Match? {
+    static func jwt(_ p: ScanBytes, at i: Int) -> Match? {
         guard p.has("eyJ", at: i) else { return nil }
         let header = p.run(from: i, while: Ch.isBase64URL)
         var j = i + header
@@ -166,7 +174,7 @@ public enum SecretDetector {
 
     /// `-----BEGIN <label> PRIVATE KEY-----` through the matching END line. A key without its
     /// END line (truncated paste) is redacted to the end of the text.
-    static func privateKey(_ p: Bytes, at i: Int) -> Match? {
+    static func privateKey(_ p: ScanBytes, at i: Int) -> Match? {
         let labelStart = i + 11
         let labelLength = p.run(from: labelStart, limit: 48) { Ch.isUpper($0) || $0 == Ch.space }
         let label = labelStart..<(labelStart + labelLength)
@@ -189,7 +197,7 @@ public enum SecretDetector {
 
     /// `key = value`, `key: value`, `"key": "value"`, `key := value` where the key names a
     /// credential. The span runs from the key to the end of the value.
-    static func assignment(_ p: Bytes, separator s: Int) -> Match? {
+    static func assignment(_ p: ScanBytes, separator s: Int) -> Match? {
         let sepByte = p[s]
         var valueStart = s + 1
         if sepByte == Ch.equals {
@@ -253,7 +261,7 @@ public enum SecretDetector {
     /// Which credential a key names, judged by its ending (case-insensitive):
     /// `DB_PASSWORD`, `client_secret`, `x-api-key`, `GITHUB_TOKEN`. Suffix matching keeps
     /// `max_tokens`, `token_type` or `password_policy` out.
-    static func credentialKind(_ p: Bytes, _ key: Range<Int>) -> String? {
+    static func credentialKind(_ p: ScanBytes, _ key: Range<Int>) -> String? {
         if p.endsWithCI(key, "secret_access_key") || p.endsWithCI(key, "aws_secret_key") { return "aws_secret_key" }
         if p.endsWithCI(key, "password") || p.endsWithCI(key, "passwd") || p.endsWithCI(key, "passphrase")
             || p.endsWithCI(key, "pwd") { return "password" }
@@ -266,8 +274,11 @@ public enum SecretDetector {
         return nil
     }
 
-    /// Whether only blanks, `{`, `,`, `[` or a list dash separate `i` from the start of its line.
-    static func startsField(_ p: Bytes, _ i: Int) -> Bool {
+    /// Whether the key at `i` starts a field: only blanks, `{`, `,`, `[` or a list dash separate
+    /// it from the start of its line, or it opens a quoted string (`-H 'X-API-Key: ...'`).
+    static func startsField(_ p: ScanBytes, _ i: Int) -> Bool {
+        let before = p.at(i - 1)
+        if before == Ch.quote || before == Ch.apostrophe { return true }
         var k = i - 1
         while k >= 0 {
             let b = p[k]
@@ -285,7 +296,7 @@ public enum SecretDetector {
     ]
 
     /// Values that are evidently not real secrets (see the type documentation).
-    static func isPlaceholder(_ p: Bytes, _ v: Range<Int>) -> Bool {
+    static func isPlaceholder(_ p: ScanBytes, _ v: Range<Int>) -> Bool {
         guard let first = v.first.map({ p[$0] }) else { return true }
         // Masks: "***", "xxxx", "...", "----".
         if v.allSatisfy({ k in
@@ -311,7 +322,7 @@ public enum SecretDetector {
     // MARK: - URL credentials
 
     /// The password in `scheme://user:password@host`. Only the password is redacted.
-    static func urlPassword(_ p: Bytes, colon: Int) -> Match? {
+    static func urlPassword(_ p: ScanBytes, colon: Int) -> Match? {
         var k = colon
         while k > 0, colon - k < 32, Ch.isAlnum(p[k - 1]) || p[k - 1] == Ch.plus || p[k - 1] == Ch.dot
             || p[k - 1] == Ch.dash { k -= 1 }

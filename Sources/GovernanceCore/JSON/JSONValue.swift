@@ -12,6 +12,11 @@ public enum JSONValue: Sendable, Hashable {
         return .null
     }
 
+    public subscript(index: Int) -> JSONValue {
+        if case .array(let items) = self, items.indices.contains(index) { return items[index] }
+        return .null
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

@@ -1,0 +1,198 @@
+import Testing
+
+@testable import GovernanceCore
+
+/// Builds a one-principle constitution around the given rules (id → effect, condition).
+func constitution(_ rules: [(String, Effect, String)], name: String = "Test") throws -> CompiledConstitution {
+    let doc = ConstitutionDocument(
+        name: name, version: "1.0.0",
+        principles: [Principle(id: "p", title: "P", description: "d", category: "c", severity: .high)],
+        rules: rules.map { RuleDefinition(id: $0.0, principle: "p", effect: $0.1, severity: .high, message: "m \($0.0)", condition: $0.2) })
+    return try CompiledConstitution(doc)
+}
+
+func matches(_ condition: String, _ input: JudgedInput) throws -> Bool {
+    try !constitution([("r", .deny, condition)]).evaluate(input).violations.isEmpty
+}
+
+func compileError(_ condition: String) -> RuleSyntaxError? {
+    do {
+        var compiler = RuleCompiler()
+        _ = try compiler.compileBoolean(try Parser.parse(condition))
+        return nil
+    } catch {
+        return error
+    }
+}
+
+let shell = JudgedInput(
+    action: ["type": "shell", "tool": "bash", "arguments": ["command": "rm -rf /tmp/build", "flags": ["-v", "--force"]], "target": "https://files.example.com/upload"],
+    content: "Please clean up the build directory, then drop me a line.",
+    context: ["environment": "production", "amount": 15000, "currency": "USD", "approved": true, "limit": "12,500"],
+    agent: ["id": "agent-7", "roles": ["agent", "deployer"]])
+
+@Suite("Rule language")
+struct RuleLanguageTests {
+    @Test(arguments: [
+        (#"action.type == "shell""#, true),
+        (#"action.type != "shell""#, false),
+        (#"action.type == "database""#, false),
+        (#"context.amount > 10000"#, true),
+        (#"context.amount >= 15000 && context.amount <= 15000"#, true),
+        (#"context.amount < 100"#, false),
+        (#"context.missing > 1"#, false),
+        (#"context.missing == null"#, true),
+        (#"context.approved"#, true),
+        (#"!context.approved"#, false),
+        (#"context.environment in ["production", "prod"]"#, true),
+        (#"context.environment not in ["production", "prod"]"#, false),
+        (#""deployer" in agent.roles"#, true),
+        (#""prod" in context.environment"#, true),
+        (#""currency" in context"#, true),
+        (#"action.arguments.flags[1] == "--force""#, true),
+        (#"action.arguments["command"] == "rm -rf /tmp/build""#, true),
+        (#"contains(action.arguments.command, "rm -rf")"#, true),
+        (#"action.arguments.command.contains("RM -RF")"#, false),
+        (#"icontains(action.arguments.command, "RM -RF")"#, true),
+        (#"startsWith(action.arguments.command, "rm ")"#, true),
+        (#"endsWith(action.arguments.command, "/build")"#, true),
+        (#"iequals(context.environment, "PRODUCTION")"#, true),
+        (#"contains(action.arguments, ["nothing", "--force"])"#, true),
+        (#"matches(action.arguments.command, "rm\s+-[a-z]*r")"#, true),
+        (#"matches(content, "(?i)^please")"#, true),
+        (#"containsAnyWord(content, ["drop table", "truncate"])"#, false),
+        (#"containsAnyWord(content, ["drop me a line"])"#, true),
+        (#"containsAnyWord(content, ["clean*"])"#, true),
+        (#"containsAnyWord(content, ["lean"])"#, false),
+        (#"containsAllWords(content, ["build", "directory"])"#, true),
+        (#"containsAllWords(content, ["build", "database"])"#, false),
+        (#"near(content, ["clean"], ["directory"], 4)"#, true),
+        (#"near(content, ["clean"], ["directory"], 3)"#, false),
+        (#"near(content, ["please"], ["line"], 3)"#, false),
+        (#"hostIn(action.target, ["example.com"])"#, true),
+        (#"hostIn(action.target, ["ample.com"])"#, false),
+        (#"hasAny(agent.roles, ["admin", "deployer"])"#, true),
+        (#"size(action.arguments.flags) == 2"#, true),
+        (#"size(content) > 10"#, true),
+        (#"lower(context.currency) == "usd""#, true),
+        (#"number(context.limit) > 12000"#, true),
+        (#"exists(action.tool) && !exists(action.nothing)"#, true),
+        (#"action.type == "shell" || 1 > 2"#, true),
+        (#"(action.type == "git" || action.tool == "bash") && context.amount > 1_000"#, true),
+    ])
+    func evaluates(condition: String, expected: Bool) throws {
+        #expect(try matches(condition, shell) == expected, "\(condition)")
+    }
+
+    @Test(arguments: [
+        (#"action.type = "shell""#, "'=='"),
+        (#"action.type == "shell" &&"#, "expected a value"),
+        (#"(action.type == "shell""#, "expected ')'"),
+        (#"actoin.type == "shell""#, "unknown name 'actoin'"),
+        (#"frobnicate(content)"#, "unknown function 'frobnicate'"),
+        (#"contains(content)"#, "takes 2 arguments"),
+        (#"contains(content, 42)"#, "expects a string"),
+        (#"matches(content, "([a-z")"#, "invalid regular expression"),
+        (#"pii(content, ["passport_number_x"])"#, "unknown pii kind"),
+        (#""a" < 3"#, "cannot order"),
+        (#"true < false"#, "compares numbers or strings"),
+        (#""shell""#, "expected a condition"),
+        (#"action.type == "shell" action.tool"#, "after a complete expression"),
+        (#"near(content, ["a b"], ["c"], 2)"#, "single words"),
+        (#"content == "unterminated"#, "unterminated string"),
+        (#""#, "empty condition"),
+    ])
+    func reportsErrors(condition: String, fragment: String) throws {
+        let error = try #require(compileError(condition), "\(condition) should not compile")
+        #expect(error.message.contains(fragment), "\(error.message)")
+    }
+
+    @Test func errorOffsetPointsAtTheProblem() throws {
+        let error = try #require(compileError(#"action.type == "shell" && frob(content)"#))
+        #expect(error.offset == 26)
+    }
+
+    @Test func evidenceNamesFieldAndMatchedText() throws {
+        let c = try constitution([("r", .deny, #"containsAnyWord(action.arguments, ["rm -rf"]) && context.amount > 100"#)])
+        let v = try #require(c.evaluate(shell).violations.first)
+        #expect(v.evidence.contains(Evidence(field: "action.arguments.command", match: "rm -rf")))
+        #expect(v.evidence.contains(Evidence(field: "context.amount", match: "15000")))
+    }
+
+    @Test func evidenceUnderNegationIsDropped() throws {
+        let c = try constitution([("r", .deny, #"!containsAnyWord(content, ["nothing"]) && !(action.type == "git")"#)])
+        let v = try #require(c.evaluate(shell).violations.first)
+        #expect(v.evidence.isEmpty)
+    }
+
+    @Test func evidenceIsMasked() throws {
+        let input = JudgedInput(action: ["type": "email", "arguments": ["to": "jane.doe@example.com"]])
+        let c = try constitution([("r", .deny, #"action.arguments.to == "jane.doe@example.com""#)])
+        let v = try #require(c.evaluate(input).violations.first)
+        #expect(!v.evidence.contains { $0.match.contains("jane.doe") })
+    }
+}
+
+@Suite("Decisions")
+struct DecisionTests {
+    @Test func denyBeatsEscalateBeatsWarn() throws {
+        let c = try constitution([
+            ("w", .warn, #"action.type == "shell""#), ("e", .escalate, #"context.environment == "production""#),
+            ("d", .deny, #"contains(action.arguments.command, "rm -rf")"#),
+        ])
+        let all = c.evaluate(shell)
+        #expect(all.outcome == .deny)
+        #expect(all.violations.map(\.ruleId) == ["w", "e", "d"])
+        #expect(!all.compliant)
+        let onlyEscalate = c.evaluate(JudgedInput(action: ["type": "shell", "arguments": ["command": "ls"]], context: ["environment": "production"]))
+        #expect(onlyEscalate.outcome == .escalate)
+        let onlyWarn = c.evaluate(JudgedInput(action: ["type": "shell", "arguments": ["command": "ls"]]))
+        #expect(onlyWarn.outcome == .allow)
+        #expect(onlyWarn.violations.map(\.effect) == [.warn])
+        #expect(onlyWarn.violatedPrinciples.isEmpty)
+        let clean = c.evaluate(JudgedInput(content: "hello"))
+        #expect(clean.outcome == .allow && clean.violations.isEmpty && clean.score == 1)
+        #expect(clean.reasoning.contains("no rule"))
+    }
+
+    @Test func scoreFallsWithSeverityAndEffect() throws {
+        let c = try constitution([("e", .escalate, #"context.environment == "production""#)])
+        let e = c.evaluate(shell)
+        #expect(e.score == 0.7)  // high (0.6) × escalate (0.5)
+    }
+
+    @Test func principlesFilterLimitsEvaluation() throws {
+        let doc = ConstitutionDocument(
+            name: "T", version: "1",
+            principles: [
+                Principle(id: "a", title: "A", description: "", category: "c", severity: .low),
+                Principle(id: "b", title: "B", description: "", category: "c", severity: .low),
+            ],
+            rules: [
+                RuleDefinition(id: "ra", principle: "a", effect: .deny, severity: .low, message: "a", condition: #"action.type == "shell""#),
+                RuleDefinition(id: "rb", principle: "b", effect: .deny, severity: .low, message: "b", condition: #"content != null"#),
+            ])
+        let c = try CompiledConstitution(doc)
+        #expect(c.evaluate(shell).violations.map(\.ruleId) == ["ra", "rb"])
+        #expect(c.evaluate(shell, principles: ["b"]).violations.map(\.ruleId) == ["rb"])
+    }
+
+    @Test func identicalInputsGiveIdenticalDecisions() throws {
+        let c = try constitution([("d", .deny, #"containsAnyWord(input, ["rm -rf"])"#), ("w", .warn, #"context.amount > 10"#)])
+        #expect(c.evaluate(shell) == c.evaluate(shell))
+    }
+
+    @Test func indexedRulesRunOnlyForTheirTypeOrTool() throws {
+        let c = try constitution([
+            ("t", .deny, #"action.type == "shell" && content != null"#),
+            ("u", .deny, #"action.tool in ["psql", "mysql"] && content != null"#),
+            ("g", .warn, #"content != null"#),
+        ])
+        #expect(c.byType["shell"] == [0])
+        #expect(c.byTool["psql"] == [1] && c.byTool["mysql"] == [1])
+        #expect(c.general == [2])
+        #expect(c.evaluate(shell).violations.map(\.ruleId) == ["t", "g"])
+        let sql = JudgedInput(action: ["type": "database", "tool": "psql"], content: "x")
+        #expect(c.evaluate(sql).violations.map(\.ruleId) == ["u", "g"])
+    }
+}

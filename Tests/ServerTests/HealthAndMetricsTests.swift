@@ -1,0 +1,62 @@
+import HTTPTypes
+import Foundation
+import GovernanceCore
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import Server
+
+@Suite("Health, metrics and headers")
+struct HealthAndMetricsTests {
+    @Test func healthAnswersTheGuideShape() async throws {
+        let h = try Harness()
+        let response = try await h.test { client in try await client.execute(uri: "/health", method: .get) }
+        #expect(response.status == .ok)
+        #expect(response.json["status"] == "healthy")
+        #expect(response.json["service"] == "constitutional-ai")
+        #expect(response.json["version"] == .string(ACGSVersion.current))
+        #expect(response.json["constitutional_hash"] == .string(h.hash))
+        #expect(response.json["uptime_seconds"].numberValue.map { $0 >= 0 } == true)
+    }
+
+    @Test func livenessAndReadiness() async throws {
+        let h = try Harness()
+        let (live, ready) = try await h.test { client in
+            (try await client.execute(uri: "/health/live", method: .get), try await client.execute(uri: "/health/ready", method: .get))
+        }
+        #expect(live.status == .ok && live.json["status"] == "alive")
+        #expect(ready.status == .ok && ready.json["status"] == "ready")
+        #expect(ready.json["checks"]["decision_store"] == "ok")
+    }
+
+    @Test(arguments: ["/health", "/health/live", "/health/ready", "/metrics", "/nope", validatePath])
+    func everyResponseCarriesTheSecurityHeaders(path: String) async throws {
+        let h = try Harness()
+        let response = try await h.test { client in
+            try await client.execute(uri: path, method: path == validatePath ? .post : .get, headers: [:])
+        }
+        #expect(response.headers[HTTPField.Name("X-Constitutional-Hash")!] == h.hash)
+        #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+        #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+        #expect(response.headers[HTTPField.Name("X-XSS-Protection")!] == "1; mode=block")
+    }
+
+    @Test func metricsExposeTheGuideSeries() async throws {
+        let h = try Harness()
+        let text = try await h.test { client in
+            for body in [#"{"content": "a"}"#, #"{"content": "a"}"#, #"{"action": {"type": "shell", "arguments": {"command": "rm -rf /"}}}"#] {
+                try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
+            }
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+            return String(buffer: response.body)
+        }
+        #expect(text.contains(#"acgs_request_duration_seconds_bucket{service="constitutional-ai",route="/api/v1/constitutional/validate",status="200""#))
+        #expect(text.contains(#"acgs_requests_total{service="constitutional-ai",route="/api/v1/constitutional/validate",status="200"} 3"#))
+        #expect(text.contains(#"acgs_decisions_total{decision="allow"} 2"#))
+        #expect(text.contains(#"acgs_decisions_total{decision="deny"} 1"#))
+        #expect(text.contains("acgs_cache_hit_rate{tier=\"l1\"} 0.333"))
+        #expect(text.contains("acgs_constitutional_compliance_rate 1"))
+    }
+}
