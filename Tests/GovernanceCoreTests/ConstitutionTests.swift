@@ -26,7 +26,7 @@ struct ConstitutionTests {
         """
 
     @Test func yamlAndJsonOfTheSameDocumentHashTheSame() throws {
-        let fromYAML = try CompiledConstitution(source: Self.yaml + "\n")  // a block scalar keeps its final line break
+        let fromYAML = try CompiledConstitution(source: Self.yaml + "\n")  // with or without the final line break
         let json = """
             {"rules": [{"condition": "action.type == \\"shell\\" &&\\n  containsAnyWord(action.arguments, [\\"rm -rf\\"])\\n", "id": "no-rm",
               "principle": "safety", "effect": "deny", "severity": "high", "message": "No recursive delete"}],

@@ -255,7 +255,10 @@ public enum ConstitutionLoader {
                             }
                         conditionSources[id] = ConditionSource(start: SourcePosition(line: mark.line, column: mark.column), style: style)
                     }
-                    rules.append(RuleDefinition(id: id, principle: principle, effect: effect, severity: severity, message: message, condition: condition, recommendation: recommendation))
+                    // White space around a condition carries no meaning (a YAML block scalar keeps a final
+                    // line break or not depending on what follows it), so it is not part of the canonical form.
+                    let trimmed = String(condition.trimmingWhitespace)
+                    rules.append(RuleDefinition(id: id, principle: principle, effect: effect, severity: severity, message: message, condition: trimmed, recommendation: recommendation))
                 }
             } else {
                 fail(f["rules"] ?? topNode, "constitution: 'rules' must be a list")

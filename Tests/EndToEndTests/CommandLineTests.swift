@@ -1,0 +1,81 @@
+import Foundation
+import GovernanceCore
+import Testing
+
+@Suite("acgs validate and acgs constitution")
+struct CommandLineTests {
+    @Test(arguments: [
+        (#"{"content": "Summarise the meeting notes for the team."}"#, Int32(0), "ALLOW"),
+        (#"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf /"}}}"#, Int32(1), "DENY"),
+        (#"{"action": {"type": "deploy", "tool": "kubectl", "arguments": {"command": "kubectl apply -f api.yaml"}}, "context": {"environment": "production"}}"#, Int32(2), "ESCALATE"),
+        (#"{"action": "#, Int32(3), "not valid JSON"),
+        (#"{"contnt": "x"}"#, Int32(3), "unknown field 'contnt'"),
+    ])
+    func validateExitStatusFollowsTheDecision(input: String, status: Int32, output: String) throws {
+        let result = try run(try acgsBinary(), ["validate"], stdin: input)
+        #expect(result.status == status, "\(result.stdout)\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains(output))
+    }
+
+    @Test func validateJSONIsTheAPIShape() throws {
+        let result = try run(try acgsBinary(), ["validate", "--json", "-"], stdin: #"{"action": {"type": "shell", "arguments": {"command": "rm -rf /"}}}"#)
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(result.stdout.utf8))
+        #expect(json["decision"] == "deny")
+        #expect(json["compliant"] == false)
+        #expect(json["constitutional_hash"] == "cdd01ef066bc6cf2")
+        #expect(json["violations"].arrayValue?.isEmpty == false)
+    }
+
+    @Test func usageErrorsExitWith3() throws {
+        let result = try run(try acgsBinary(), ["validate", "--no-such-flag"])
+        #expect(result.status == 3)
+    }
+
+    @Test func constitutionCheckReportsEveryErrorWithPosition() throws {
+        let dir = try temporaryDirectory()
+        let file = dir + "/broken.yaml"
+        try """
+            metadata:
+              name: Broken
+              version: 1.0.0
+            principles:
+              - id: p
+                title: P
+                description: d
+                category: c
+                severity: high
+            rules:
+              - id: first
+                principle: p
+                effect: deny
+                severity: high
+                message: m
+                condition: action.type == "shell" && contians(content, "x")
+              - id: second
+                principle: p
+                effect: deny
+                severity: high
+                message: m
+                condition: |
+                  content ==
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try run(try acgsBinary(), ["constitution", "check", file])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(file):16:42: rule first: unknown function 'contians'"))
+        #expect(result.stderr.contains("rule second: expected a value"))
+    }
+
+    @Test func constitutionHashAndShowAgree() throws {
+        let binary = try acgsBinary()
+        let dir = try temporaryDirectory()
+        let shown = try run(binary, ["constitution", "show"])
+        #expect(shown.status == 0)
+        try shown.stdout.write(toFile: dir + "/reference.yaml", atomically: true, encoding: .utf8)
+        let hash = try run(binary, ["constitution", "hash", dir + "/reference.yaml"])
+        #expect(hash.stdout.contains("hash   cdd01ef066bc6cf2"))
+        #expect(hash.stdout.contains("digest \(ReferenceConstitution.pinnedDigest)"))
+        let check = try run(binary, ["constitution", "check", dir + "/reference.yaml"])
+        #expect(check.status == 0)
+        #expect(check.stdout.contains("hash cdd01ef066bc6cf2"))
+    }
+}

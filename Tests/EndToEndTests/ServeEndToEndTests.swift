@@ -1,0 +1,72 @@
+import Foundation
+import GovernanceCore
+import Testing
+
+/// Against a live `acgs serve` on the guide's port: these tests own port 32768, so they run one at
+/// a time.
+@Suite("acgs serve, live", .serialized)
+struct ServeEndToEndTests {
+    @Test func theGuidesHealthCommandWorksVerbatim() async throws {
+        let data = try temporaryDirectory()
+        let server = try ServerProcess(arguments: ["--data-dir", data])
+        defer { _ = server.stop() }
+        try await server.waitUntilServing("http://localhost:32768/health")
+
+        // The deployment guide's command, exactly.
+        let health = try run("/usr/bin/curl", ["-s", "-i", "http://localhost:32768/health"])
+        #expect(health.stdout.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(health.stdout.contains("X-Constitutional-Hash: cdd01ef066bc6cf2"))
+        let body = try #require(health.stdout.components(separatedBy: "\r\n\r\n").last)
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
+        #expect(json["status"] == "healthy")
+        #expect(json["service"] == "constitutional-ai")
+        #expect(json["constitutional_hash"] == "cdd01ef066bc6cf2")
+    }
+
+    @Test func decidesOverHTTPAndKeepsTheRecordAcrossARestart() async throws {
+        let data = try temporaryDirectory()
+        let body = #"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf / --no-preserve-root"}}}"#
+        var decisionId = ""
+        do {
+            let server = try ServerProcess(arguments: ["--data-dir", data])
+            try await server.waitUntilServing("http://localhost:32768/health/ready")
+            let result = try run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-X", "POST", "http://localhost:32768/api/v1/constitutional/validate", "-H", "Content-Type: application/json",
+                    "-H", "X-Constitutional-Hash: cdd01ef066bc6cf2", "-d", body,
+                ])
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(result.stdout.utf8))
+            #expect(json["decision"] == "deny")
+            decisionId = try #require(json["decision_id"].stringValue)
+            #expect(server.stop() == 0, "SIGTERM stops the server cleanly")
+        }
+        let rows = try run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "SELECT outcome FROM decisions WHERE id = '\(decisionId)'"])
+        #expect(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "deny")
+    }
+
+    @Test func refusesABadConfigurationNamingTheKey() throws {
+        let binary = try acgsBinary()
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ACGS_") }
+        env["ACGS_CACHE_MAX_ENTRIES"] = "lots"
+        let bad = try run(binary, ["serve", "--data-dir", try temporaryDirectory()], environment: env)
+        #expect(bad.status == 78)
+        #expect(bad.stderr.contains("cache.max_entries"))
+        #expect(bad.stderr.contains("ACGS_CACHE_MAX_ENTRIES"))
+
+        let config = try temporaryDirectory() + "/acgs.yaml"
+        try "cache:\n  ttl_secs: 30\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let typo = try run(binary, ["serve", "--config", config], environment: env.filter { $0.key != "ACGS_CACHE_MAX_ENTRIES" })
+        #expect(typo.status == 78)
+        #expect(typo.stderr.contains("'cache.ttl_secs'"))
+    }
+
+    @Test func refusesToStartOnATamperedConstitution() throws {
+        let dir = try temporaryDirectory()
+        let tampered = ReferenceConstitution.source.replacingOccurrences(of: "effect: deny", with: "effect: warn")
+        try tampered.write(toFile: dir + "/tampered.yaml", atomically: true, encoding: .utf8)
+        let result = try run(try acgsBinary(), ["serve", "--data-dir", dir, "--constitution", dir + "/tampered.yaml"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("claims to be the reference constitution cdd01ef066bc6cf2"))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// The `acgs` executable built beside the test bundle.
+func acgsBinary() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["ACGS_BINARY"] { return path }
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("acgs").path,
+        Bundle.main.bundleURL.appendingPathComponent("acgs").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("acgs").path,
+    ]
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw RunError(message: "acgs binary not found in \(candidates)")
+    }
+    return found
+}
+
+struct RunError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+struct Finished {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a command to completion with optional standard input.
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> Finished {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Finished(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-e2e-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A running `acgs serve`, stopped with SIGTERM when done.
+final class ServerProcess {
+    let process = Process()
+    let log: String
+
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        log = try temporaryDirectory() + "/serve.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try acgsBinary())
+        process.arguments = ["serve"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ACGS_") }.merging(environment) { $1 }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// Waits until `url` answers, or fails after `seconds`.
+    func waitUntilServing(_ url: String, seconds: Double = 20) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if !process.isRunning { throw RunError(message: "acgs serve exited: \(logText)") }
+            if let result = try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]), result.stdout == "200" { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RunError(message: "acgs serve did not answer \(url) in time: \(logText)")
+    }
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+}
