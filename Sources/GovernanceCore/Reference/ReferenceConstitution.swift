@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "4630411260e54c0de30184d1fad4a890d7b025cd3e6213d08960d8cc4935b931"
+    public static let pinnedDigest = "fdd798ba0d3fe350cf4006add9e6b4cbc78c3ca770d786c199ad0fb406bd60b8"
 
     public static let source = #"""
 metadata:
@@ -209,14 +209,14 @@ rules:
            ["wipe", "wipes", "wiping", "wiped", "nuke", "nukes", "nuking", "nuked", "obliterat*",
             "destroy*", "eras*", "purg*", "annihilat*", "trash", "trashing", "torch"],
            ["database*", "db", "dbs", "table", "tables", "schema*", "datastore*", "prod", "production",
-            "backup*", "everything", "disk", "disks", "drive", "drives", "server", "servers", "cluster*",
-            "bucket*", "repo", "repos", "repository", "customers", "users", "accounts", "records", "rows"], 4) ||
+            "backup*", "everything", "server", "servers", "cluster*",
+            "bucket*", "repo", "repos", "repository", "customers", "users", "accounts"], 4) ||
       near(action.description,
            ["wipe", "wipes", "wiping", "wiped", "nuke", "nukes", "nuking", "nuked", "obliterat*",
             "destroy*", "eras*", "purg*", "annihilat*", "trash", "trashing", "torch"],
            ["database*", "db", "dbs", "table", "tables", "schema*", "datastore*", "prod", "production",
-            "backup*", "everything", "disk", "disks", "drive", "drives", "server", "servers", "cluster*",
-            "bucket*", "repo", "repos", "repository", "customers", "users", "accounts", "records", "rows"], 4)
+            "backup*", "everything", "server", "servers", "cluster*",
+            "bucket*", "repo", "repos", "repository", "customers", "users", "accounts"], 4)
   - id: destructive.bulk-delete-intent
     principle: no-destructive-operations
     effect: deny
@@ -246,7 +246,8 @@ rules:
       (action.arguments.force == true ||
        containsAnyWord(action.arguments, ["force", "f", "force with lease", "force if includes"]) ||
        contains(action.arguments, ["+main", "+master", "+release"])) &&
-      containsAnyWord(action.arguments, ["main", "master", "release*", "production", "prod", "trunk"])
+      containsAnyWord(action.arguments, ["main", "master", "release*", "production", "prod", "trunk"]) &&
+      matches(action.arguments, "(?i)(^|[\s:+]|heads/|origin/)(main|master|trunk|production|prod|release([/-][\w.-]*)?)(\s|:|$)")
   - id: destructive.force-push
     principle: no-destructive-operations
     effect: warn
@@ -258,7 +259,8 @@ rules:
       containsAnyWord(action.arguments, ["push"]) &&
       (action.arguments.force == true ||
        containsAnyWord(action.arguments, ["force", "f", "force with lease", "force if includes"])) &&
-      !containsAnyWord(action.arguments, ["main", "master", "release*", "production", "prod", "trunk"])
+      !(containsAnyWord(action.arguments, ["main", "master", "release*", "production", "prod", "trunk"]) &&
+        matches(action.arguments, "(?i)(^|[\s:+]|heads/|origin/)(main|master|trunk|production|prod|release([/-][\w.-]*)?)(\s|:|$)"))
   - id: destructive.delete-protected-branch
     principle: no-destructive-operations
     effect: deny
@@ -269,7 +271,8 @@ rules:
       containsAnyWord(action.arguments, ["main", "master", "release*", "production", "trunk"]) &&
       (containsAllWords(action.arguments, ["push", "delete"]) ||
        contains(action.arguments, [":main", ":master", ":release"]) ||
-       containsAnyWord(action.arguments, ["delete branch", "branch d", "delete ref"]))
+       containsAnyWord(action.arguments, ["delete branch", "branch d", "delete ref"])) &&
+      matches(action.arguments, "(?i)(^|[\s:+]|heads/|origin/)(main|master|trunk|production|prod|release([/-][\w.-]*)?)(\s|:|$)")
   - id: destructive.infrastructure-teardown
     principle: no-destructive-operations
     effect: deny
@@ -304,7 +307,8 @@ rules:
          "format volume", "clear disk", "diskutil erasedisk", "diskutil erasevolume"]) ||
        (containsAnyWord(action.arguments, ["dd"]) && containsAnyWord(action.arguments, ["of dev"])) ||
        (containsAnyWord(action.arguments, ["shred"]) && containsAnyWord(action.arguments, ["dev"])) ||
-       matches(action.arguments, ">\s*/dev/(sd|hd|nvme|xvd|vd|mmcblk|disk)"))
+       (containsAnyWord(action.arguments, ["dev"]) &&
+        matches(action.arguments, ">\s*/dev/(sd|hd|nvme|xvd|vd|mmcblk|disk)")))
   - id: destructive.system-sabotage
     principle: no-destructive-operations
     effect: deny
@@ -351,7 +355,9 @@ rules:
       hostIn(action, [
         "file.io", "gofile.io", "0x0.st", "catbox.moe", "temp.sh", "bashupload.com", "anonfiles.com",
         "anonfile.com", "filebin.net", "uguu.se", "oshi.at", "pixeldrain.com", "tmpfiles.org",
-        "keep.sh", "x0.at", "bayfiles.com", "letsupload.io", "files.catbox.moe"])
+        "keep.sh", "x0.at", "bayfiles.com", "letsupload.io", "files.catbox.moe"]) ||
+      containsAnyWord(action.arguments, ["gofile io", "0x0 st", "catbox moe", "bashupload com", "anonfiles com",
+                                         "filebin net", "pixeldrain com", "tmpfiles org"])
   - id: exfil.file-sharing-service
     principle: no-data-exfiltration
     effect: escalate
@@ -362,7 +368,8 @@ rules:
       hostIn(action, [
         "wetransfer.com", "we.tl", "mega.nz", "mega.io", "mediafire.com", "sendspace.com",
         "4shared.com", "zippyshare.com", "filemail.com", "swisstransfer.com", "transfernow.net",
-        "send-anywhere.com", "jumpshare.com"])
+        "send-anywhere.com", "jumpshare.com"]) ||
+      containsAnyWord(action.arguments, ["wetransfer com", "mega nz", "mediafire com", "sendspace com"])
   - id: exfil.collection-endpoint
     principle: no-data-exfiltration
     effect: deny
@@ -374,7 +381,10 @@ rules:
         "ngrok.io", "ngrok-free.app", "ngrok.app", "trycloudflare.com", "loca.lt", "localtunnel.me",
         "serveo.net", "interact.sh", "oast.fun", "oast.me", "oast.pro", "oast.live", "oast.site",
         "oast.online", "burpcollaborator.net", "oastify.com", "beeceptor.com", "hookbin.com",
-        "dnslog.cn", "ceye.io"])
+        "dnslog.cn", "ceye.io"]) ||
+      containsAnyWord(action.arguments, ["webhook site", "requestbin", "pipedream net", "ngrok io", "ngrok free app",
+                                         "ngrok app", "trycloudflare com", "interact sh", "oastify com",
+                                         "burpcollaborator net", "requestcatcher com"])
   - id: exfil.untrusted-destination
     principle: no-data-exfiltration
     effect: escalate
@@ -394,7 +404,7 @@ rules:
       action.type in ["http_request", "shell", "tool_call"] &&
       containsAnyWord(action.arguments, [
         "curl", "wget", "scp", "rsync", "nc", "ncat", "netcat", "ftp", "sftp", "socat", "http", "https"]) &&
-      matches(action.arguments, "(^|[^\d.])(?!(10|127|0)\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}($|[^\d.])")
+      matches(action.arguments, "(^|://|@|\s)(?!(10|127|0)\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}($|[^\d.])")
   - id: exfil.bulk-personal-export
     principle: no-data-exfiltration
     effect: escalate
@@ -406,7 +416,10 @@ rules:
       near(action.arguments,
            ["export*", "dump*", "mysqldump", "mongoexport", "copy", "unload", "outfile", "extract*", "download*"],
            ["users", "customers", "patients", "employees", "members", "subscribers",
-            "contacts", "clients", "people", "persons", "accounts"], 5)
+            "contacts", "clients", "people", "persons", "accounts"], 5) ||
+      (action.type == "tool_call" && containsAnyWord(action.tool, ["export*", "dump*", "download*", "extract*"]) &&
+       containsAnyWord(action.arguments, ["users", "customers", "patients", "employees", "members", "subscribers",
+                                          "contacts", "clients", "people", "persons", "accounts"]))
   - id: exfil.personal-data-external
     principle: no-data-exfiltration
     effect: deny
@@ -579,7 +592,10 @@ rules:
            ["disabl*", "stop", "stops", "stopping", "kill", "pause*", "turn", "switch", "uninstall*",
             "unload", "off", "bypass*", "shut", "shutdown"],
            ["monitoring", "alerting", "alertmanager", "datadog", "prometheus", "pagerduty", "opsgenie",
-            "guardduty", "newrelic", "sentry", "securityhub", "telemetry", "watchdog"], 3)
+            "guardduty", "newrelic", "sentry", "securityhub", "telemetry", "watchdog"], 3) ||
+      containsAnyWord(action, ["guardduty delete detector", "disable alarm actions", "delete alarms",
+                               "stop configuration recorder", "delete configuration recorder",
+                               "disable security hub", "disable detector"])
   - id: governance.constitution-tamper
     principle: governance-integrity
     effect: deny
@@ -600,14 +616,18 @@ rules:
     message: An agent changing its own permissions or roles
     recommendation: Ask the agent's owner to request the access.
     condition: |
-      action.type == "permission_change" &&
-      ((exists(agent.id) &&
-        (action.arguments.principal == agent.id || action.arguments.user == agent.id ||
-         action.arguments.subject == agent.id || action.arguments.agent_id == agent.id ||
-         action.arguments.member == agent.id || action.target == agent.id)) ||
-       action.arguments.self == true ||
-       containsAnyWord(action, ["myself", "my own", "own permissions", "own role", "own roles",
-                                "own access", "self grant", "self assign"]))
+      action.type in ["permission_change", "config_change"] &&
+      ((action.type == "permission_change" &&
+        ((exists(agent.id) &&
+          (action.arguments.principal == agent.id || action.arguments.user == agent.id ||
+           action.arguments.subject == agent.id || action.arguments.agent_id == agent.id ||
+           action.arguments.member == agent.id || action.target == agent.id)) ||
+         action.arguments.self == true ||
+         containsAnyWord(action, ["myself", "my own", "own permissions", "own role", "own roles",
+                                  "own access", "self grant", "self assign"]))) ||
+       (action.type == "config_change" && exists(agent.id) && agent.id in action.arguments.key &&
+        containsAnyWord(action.arguments.key, ["role*", "permission*", "scope*", "acl*", "polic*", "grant*",
+                                               "privilege*", "access"])))
   - id: governance.privilege-grant
     principle: governance-integrity
     effect: escalate
@@ -732,15 +752,20 @@ rules:
     principle: financial-controls
     effect: escalate
     severity: high
-    message: Change of bank or payment details (a common fraud pattern)
+    message: Change of a payee's bank or payment details (a common fraud pattern)
     recommendation: Confirm the change with the payee through a known channel.
     condition: |
-      (near(content, ["chang*", "updat*", "replac*", "switch*", "modif*", "new"],
-            ["iban", "beneficiary", "routing", "swift", "bic", "bank", "remittance"], 3) &&
-       containsAnyWord(content, ["details", "account", "accounts", "instructions", "number", "iban"])) ||
-      (near(action.description, ["chang*", "updat*", "replac*", "switch*", "modif*", "new"],
-            ["iban", "beneficiary", "routing", "swift", "bic", "bank", "remittance"], 3) &&
-       containsAnyWord(action.description, ["details", "account", "accounts", "instructions", "number", "iban"]))
+      ((near(content, ["chang*", "updat*", "replac*", "switch*", "modif*"],
+             ["iban", "beneficiary", "routing", "swift", "bic", "bank", "remittance", "wire"], 3) ||
+        containsAnyWord(content, ["new iban", "new bank details", "new account details", "new beneficiary",
+                                  "new remittance", "new wire instructions", "new payment details", "new account number"])) &&
+       containsAnyWord(content, ["vendor", "supplier", "payee", "invoice*", "payment*", "remit*", "pay", "wire"])) ||
+      ((near(action.description, ["chang*", "updat*", "replac*", "switch*", "modif*"],
+             ["iban", "beneficiary", "routing", "swift", "bic", "bank", "remittance", "wire"], 3) ||
+        containsAnyWord(action.description, ["new iban", "new bank details", "new account details", "new beneficiary",
+                                             "new remittance", "new wire instructions", "new payment details",
+                                             "new account number"])) &&
+       containsAnyWord(action.description, ["vendor", "supplier", "payee", "invoice*", "payment*", "remit*", "pay", "wire"]))
 
   # ---------------------------------------------------------------- production changes
   - id: production.deploy
@@ -779,7 +804,7 @@ rules:
       action.type in ["shell", "tool_call"] && lower(context.environment) in ["production", "prod", "prd", "live"] &&
       containsAnyWord(action.arguments, [
         "restart", "reboot", "shutdown", "poweroff", "halt", "stop", "kill", "pkill", "killall", "scale",
-        "drain", "cordon", "failover", "rollout undo"])
+        "drain", "cordon", "failover", "rollout undo", "rollback", "uninstall", "delete"])
   - id: production.infrastructure-change
     principle: production-change-control
     effect: escalate
@@ -829,13 +854,15 @@ rules:
     condition: |
       (near(content,
             ["synthes*", "make", "making", "build", "building", "manufactur*", "assembl*", "cook", "cooking",
-             "prepar*", "construct*", "recipe*", "ingredients", "instructions", "formula*", "mix", "mixing"],
+             "construct*", "recipe*", "ingredients", "instructions", "formula*", "mix", "mixing"],
             ["bomb", "bombs", "explosive", "explosives", "detonator", "detonators", "tatp", "petn", "rdx",
              "hmx", "semtex", "ied", "ieds", "nitroglycerin", "molotov", "blasting"], 5) &&
-       !containsAnyWord(content, ["bath bomb*", "photobomb*", "bomb calorimet*", "seed bomb*", "bombshell"])) ||
+       !containsAnyWord(content, ["bath bomb*", "photobomb*", "bomb calorimet*", "seed bomb*", "bombshell",
+                                  "bomb disposal", "bomb squad", "bomb threat*", "bomb scare",
+                                  "bomb proof", "bombproof"])) ||
       near(action.description,
            ["synthes*", "make", "making", "build", "building", "manufactur*", "assembl*", "cook", "cooking",
-            "prepar*", "construct*", "recipe*", "ingredients", "instructions", "formula*", "mix", "mixing"],
+            "construct*", "recipe*", "ingredients", "instructions", "formula*", "mix", "mixing"],
            ["bomb", "bombs", "explosive", "explosives", "detonator", "detonators", "tatp", "petn", "rdx",
             "hmx", "semtex", "ied", "ieds", "nitroglycerin", "molotov", "blasting"], 5)
   - id: harm.cbrn
@@ -863,7 +890,8 @@ rules:
       near(content, ["untraceable", "unserialized", "unserialised", "unregistered", "ghost", "homemade",
                      "diy", "3d", "printed", "printable"],
            ["gun", "guns", "firearm*", "pistol*", "rifle*", "receiver*", "lower", "lowers", "glock*", "ar15"], 4) ||
-      (near(content, ["remov*", "fil*", "eras*", "grind*", "scratch*", "obliterat*", "defac*"], ["serial"], 3) &&
+      (near(content, ["remov*", "fil*", "eras*", "grind*", "scratch*", "obliterat*", "defac*", "no", "without"],
+            ["serial"], 3) &&
        containsAnyWord(content, ["gun", "guns", "firearm*", "pistol*", "rifle*", "weapon", "weapons"])) ||
       containsAnyWord(content, ["auto sear", "glock switch", "full auto conversion", "convert to full auto",
                                 "lightning link", "80 lower"]) ||
