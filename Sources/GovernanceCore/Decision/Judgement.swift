@@ -1,7 +1,9 @@
 /// How matched rules combine into a decision: any deny denies; otherwise any escalate escalates;
 /// otherwise allow, with warnings reported.
 enum Judgement {
-    static func combine(_ violations: [Violation], rules: [CompiledRule], constitution: ConstitutionDocument) -> Evaluation {
+    /// Combines the matched rules (with their recommendations, if written) into an evaluation.
+    static func combine(_ matches: [(Violation, String?)], constitution: ConstitutionDocument) -> Evaluation {
+        let violations = matches.map(\.0)
         let outcome: Outcome =
             violations.contains { $0.effect == .deny } ? .deny : (violations.contains { $0.effect == .escalate } ? .escalate : .allow)
         var penalty = 0.0
@@ -13,8 +15,8 @@ enum Judgement {
             principles.append(v.principleId)
         }
         var recommendations: [String] = []
-        for v in violations {
-            let text = rules.first(where: { $0.definition.id == v.ruleId })?.definition.recommendation ?? defaultRecommendation(v)
+        for (v, recommendation) in matches {
+            let text = recommendation ?? defaultRecommendation(v)
             if !recommendations.contains(text) { recommendations.append(text) }
         }
         return Evaluation(

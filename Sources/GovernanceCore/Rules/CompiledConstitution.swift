@@ -129,7 +129,7 @@ public final class CompiledConstitution: Sendable {
     /// Judges an input. `principles` limits evaluation to the rules of those principles.
     public func evaluate(_ input: JudgedInput, principles: Set<String>? = nil) -> Evaluation {
         let scope = EvaluationScope(input: input, program: program)
-        var violations: [Violation] = []
+        var matches: [(Violation, String?)] = []
         let typed = input.action["type"].stringValue.flatMap { byType[$0] } ?? []
         let tooled = input.action["tool"].stringValue.flatMap { byTool[$0] } ?? []
         // Merge the three sorted, disjoint candidate lists so that rules run in constitution order.
@@ -146,13 +146,11 @@ public final class CompiledConstitution: Sendable {
             scope.evidence.removeAll(keepingCapacity: true)
             guard rule.predicate(scope) else { continue }
             let d = rule.definition
-            violations.append(Violation(ruleId: d.id, principleId: d.principle, severity: d.severity, effect: d.effect, message: d.message, evidence: Self.unique(scope.evidence)))
+            let violation = Violation(
+                ruleId: d.id, principleId: d.principle, severity: d.severity, effect: d.effect, message: d.message,
+                evidence: scope.finishedEvidence())
+            matches.append((violation, d.recommendation))
         }
-        return Judgement.combine(violations, rules: rules, constitution: document)
-    }
-
-    static func unique(_ evidence: [Evidence]) -> [Evidence] {
-        var seen = Set<Evidence>()
-        return evidence.filter { seen.insert($0).inserted }
+        return Judgement.combine(matches, constitution: document)
     }
 }

@@ -361,13 +361,9 @@ struct RuleCompiler {
         case "hostIn":
             try arity(name, args, 2...2, call)
             let slot = try subjectSlot(args[0], function: name)
-            let domains = try stringList(args[1], function: name).map { $0.lowercased() }
+            let domains = Set(try stringList(args[1], function: name).map { $0.lowercased() })
             return Self.boolean { scope in
-                scope.firstLeafMatch(slot: slot, folded: true) { text in
-                    guard let host = Hosts.host(of: text) else { return nil }
-                    for d in domains where host.text == d || host.text.hasSuffix("." + d) { return host.range }
-                    return nil
-                }
+                scope.firstLeafMatch(slot: slot, folded: true) { text in Hosts.firstHost(in: text, within: domains) }
             }
 
         case "exists":
@@ -483,22 +479,67 @@ enum TextSearch {
     }
 }
 
-/// The host named by a URL, an e-mail address or a bare host name.
+/// Host names in text: in URLs, e-mail addresses, `user@host:path` and bare host names.
 enum Hosts {
-    static func host(of text: String) -> (text: String, range: Range<Int>)? {
+    /// The first host in `text` that is one of `domains` or a subdomain of one, as a byte range.
+    static func firstHost(in text: String, within domains: Set<String>) -> Range<Int>? {
         let utf8 = Array(text.utf8)
-        var start = 0
-        if let scheme = TextSearch.find(Array("://".utf8), in: text) { start = scheme.upperBound }
-        var end = start
-        while end < utf8.count, ![UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: " ")].contains(utf8[end]) {
-            end += 1
+        var i = 0
+        while i < utf8.count {
+            // Tokens are separated by white space, quotes, brackets and list punctuation.
+            while i < utf8.count && isSeparator(utf8[i]) { i += 1 }
+            let start = i
+            while i < utf8.count && !isSeparator(utf8[i]) { i += 1 }
+            if let range = host(in: utf8, start..<i), matches(utf8[range], domains) { return range }
         }
-        // user:password@host or an e-mail address: the host follows the last '@'
+        return nil
+    }
+
+    static func isSeparator(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "<"), UInt8(ascii: ">"),
+            UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "}"),
+            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "|"), UInt8(ascii: "`"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
+    }
+
+    /// The host part of one token: after a scheme and user information, before a port or path.
+    static func host(in utf8: [UInt8], _ token: Range<Int>) -> Range<Int>? {
+        var start = token.lowerBound
+        var end = token.upperBound
+        if let scheme = find(utf8, "://", in: start..<end) { start = scheme + 3 }
+        if let stop = utf8[start..<end].firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            end = stop
+        }
         if let at = utf8[start..<end].lastIndex(of: UInt8(ascii: "@")) { start = at + 1 }
-        var hostEnd = end
-        if let colon = utf8[start..<end].firstIndex(of: UInt8(ascii: ":")) { hostEnd = colon }  // port
-        while hostEnd > start && utf8[hostEnd - 1] == UInt8(ascii: ".") { hostEnd -= 1 }
-        guard hostEnd > start else { return nil }
-        return (String(decoding: utf8[start..<hostEnd], as: UTF8.self), start..<hostEnd)
+        if let colon = utf8[start..<end].firstIndex(of: UInt8(ascii: ":")) { end = colon }
+        while end > start && utf8[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard end > start, utf8[start..<end].contains(UInt8(ascii: ".")) else { return nil }
+        for b in utf8[start..<end] {
+            let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") || b == UInt8(ascii: "_")
+            if !ok { return nil }
+        }
+        return start..<end
+    }
+
+    /// The host itself or any parent domain of it is listed.
+    static func matches(_ host: ArraySlice<UInt8>, _ domains: Set<String>) -> Bool {
+        var from = host.startIndex
+        while from < host.endIndex {
+            if domains.contains(String(decoding: host[from...], as: UTF8.self)) { return true }
+            guard let dot = host[from...].firstIndex(of: UInt8(ascii: ".")) else { return false }
+            from = dot + 1
+        }
+        return false
+    }
+
+    static func find(_ utf8: [UInt8], _ needle: String, in range: Range<Int>) -> Int? {
+        let n = Array(needle.utf8)
+        guard range.count >= n.count else { return nil }
+        for i in range.lowerBound...(range.upperBound - n.count) where utf8[i..<(i + n.count)].elementsEqual(n) { return i }
+        return nil
     }
 }

@@ -1,82 +1,141 @@
-/// The working state of one evaluation: the input, what has been derived from each field so far
-/// (values, strings, word scans, detector findings), and the evidence of the rule being evaluated.
-/// Each derived fact is computed at most once per evaluation, however many rules ask for it.
+/// The working state of one evaluation: the input, what has been derived from it so far (field
+/// values, the strings inside each root, word scans and detector findings per string), and the
+/// evidence of the rule being evaluated. Each derived fact is computed at most once per evaluation,
+/// however many rules and fields (`content`, `input`, ...) ask for it.
 final class EvaluationScope {
+    /// One string of the input and the facts derived from it.
     struct Leaf {
         var field: String
         var text: String
+        var folded: String?
+        var words: WordScan?
+        var findings: [DetectedSpan]?
+        var findingsScanned: UInt8 = 0  // bit per detector category already scanned
     }
 
-    struct Finding {
+    /// Evidence as it is gathered; masked and formatted only if the rule matches.
+    struct Pending {
         var field: String
-        var span: DetectedSpan
-    }
-
-    /// Facts derived from one field of the input.
-    struct Memo {
-        var value: JSONValue?
-        var leaves: [Leaf]?
-        var foldedLeaves: [Leaf]?
-        var words: [WordScan]?
-        var findings: [DetectedSpan.Category: [Finding]] = [:]
+        var text: String
+        var detector: String?
+        /// The text is masked already (detector spans).
+        var masked: Bool
     }
 
     let input: JudgedInput
     let program: RuleProgram
-    var memos: [Memo]
-    var evidence: [Evidence] = []
+    private var values: [JSONValue?]
+    private var slotLeaves: [[Int]?]
+    private var leaves: [Leaf] = []
+    private var rootLeaves: [Range<Int>?] = Array(repeating: nil, count: 4)
+    var evidence: [Pending] = []
 
     init(input: JudgedInput, program: RuleProgram) {
         self.input = input
         self.program = program
-        self.memos = Array(repeating: Memo(), count: program.slotPaths.count)
+        self.values = Array(repeating: nil, count: program.slotPaths.count)
+        self.slotLeaves = Array(repeating: nil, count: program.slotPaths.count)
+        evidence.reserveCapacity(8)
     }
 
     func value(_ slot: Int) -> JSONValue {
-        if let v = memos[slot].value { return v }
+        if let v = values[slot] { return v }
         let path = program.slotPaths[slot]
         var v = input.value(of: path.root)
         for component in path.components {
             switch v {
             case .object(let fields): v = fields[component] ?? .null
-            case .array(let items): v = Int(component).flatMap { $0 < items.count ? items[$0] : nil } ?? .null
+            case .array(let items): v = Int(component).flatMap { $0 >= 0 && $0 < items.count ? items[$0] : nil } ?? .null
             default: v = .null
             }
             if case .null = v { break }
         }
-        memos[slot].value = v
+        values[slot] = v
         return v
     }
 
-    /// Every string inside the field, with the path that leads to it.
-    func leaves(_ slot: Int) -> [Leaf] {
-        if let l = memos[slot].leaves { return l }
-        var out: [Leaf] = []
-        value(slot).forEachString(path: program.slotPaths[slot].name) { out.append(Leaf(field: $0, text: $1)) }
-        memos[slot].leaves = out
+    // MARK: strings of the input
+
+    private static let roots: [InputRoot] = [.action, .content, .context, .agent]
+
+    /// The leaves of one root, walked once per evaluation.
+    private func leaves(of root: InputRoot) -> Range<Int> {
+        let r = Self.roots.firstIndex(of: root) ?? 0
+        if let range = rootLeaves[r] { return range }
+        let start = leaves.count
+        input.value(of: root).forEachString(path: root.rawValue) { field, text in
+            leaves.append(Leaf(field: field, text: text))
+        }
+        let range = start..<leaves.count
+        rootLeaves[r] = range
+        return range
+    }
+
+    /// Indices of the strings inside a field, shared with every other field that contains them.
+    func leafIndices(_ slot: Int) -> [Int] {
+        if let l = slotLeaves[slot] { return l }
+        let path = program.slotPaths[slot]
+        var out: [Int] = []
+        if path.root == .input && path.components.isEmpty {
+            for root in [InputRoot.action, .content, .context] { out += Array(leaves(of: root)) }
+        } else {
+            let root = path.root == .input ? InputRoot(rawValue: path.components[0]) : path.root
+            if let root, root != .input {
+                let range = leaves(of: root)
+                let depth = path.root == .input ? path.components.count - 1 : path.components.count
+                if depth == 0 {
+                    out = Array(range)
+                } else {
+                    let name = path.name
+                    for i in range {
+                        let f = leaves[i].field
+                        if f == name || (f.hasPrefix(name) && Self.continuesPath(f, after: name)) { out.append(i) }
+                    }
+                }
+            }
+        }
+        slotLeaves[slot] = out
         return out
     }
 
-    func foldedLeaves(_ slot: Int) -> [Leaf] {
-        if let l = memos[slot].foldedLeaves { return l }
-        let out = leaves(slot).map { Leaf(field: $0.field, text: $0.text.lowercased()) }
-        memos[slot].foldedLeaves = out
-        return out
+    static func continuesPath(_ field: String, after prefix: String) -> Bool {
+        let next = field.utf8.dropFirst(prefix.utf8.count).first
+        return next == UInt8(ascii: ".") || next == UInt8(ascii: "[")
     }
 
-    func words(_ slot: Int) -> [WordScan] {
-        if let w = memos[slot].words { return w }
-        let out = leaves(slot).map { program.vocabulary.scan($0.text) }
-        memos[slot].words = out
-        return out
+    func text(_ leaf: Int, folded: Bool) -> String {
+        guard folded else { return leaves[leaf].text }
+        if let f = leaves[leaf].folded { return f }
+        let f = leaves[leaf].text.lowercased()
+        leaves[leaf].folded = f
+        return f
     }
+
+    func words(_ leaf: Int) -> WordScan {
+        if let w = leaves[leaf].words { return w }
+        let w = program.vocabulary.scan(leaves[leaf].text)
+        leaves[leaf].words = w
+        return w
+    }
+
+    func findings(_ leaf: Int, _ category: DetectedSpan.Category) -> [DetectedSpan] {
+        let bit: UInt8 = category == .pii ? 1 : (category == .secret ? 2 : 4)
+        if leaves[leaf].findingsScanned & bit == 0 {
+            let found = Detectors.scan(leaves[leaf].text, category: category)
+            leaves[leaf].findings = (leaves[leaf].findings ?? []) + found
+            leaves[leaf].findingsScanned |= bit
+        }
+        return leaves[leaf].findings?.filter { $0.category == category } ?? []
+    }
+
+    // MARK: matching
 
     /// Runs `body` on each string of the field until it reports a match; records the matched text.
     func firstLeafMatch(slot: Int, folded: Bool, _ body: (String) -> Range<Int>?) -> Bool {
-        let leaves = folded ? foldedLeaves(slot) : leaves(slot)
-        for leaf in leaves {
-            if let range = body(leaf.text) {
-                addEvidence(field: leaf.field, text: Self.slice(leaf.text, range))
+        for i in leafIndices(slot) {
+            let t = text(i, folded: folded)
+            if let range = body(t) {
+                evidence.append(Pending(field: leaves[i].field, text: Self.slice(t, range), detector: nil, masked: false))
                 return true
             }
         }
@@ -84,11 +143,11 @@ final class EvaluationScope {
     }
 
     func findPhrase(slot: Int, phrases: [[Int32]]) -> Bool {
-        let scans = words(slot)
-        for (i, scan) in scans.enumerated() {
+        for i in leafIndices(slot) {
+            let scan = words(i)
             for phrase in phrases {
                 if let range = scan.find(phrase: phrase) {
-                    addEvidence(field: leaves(slot)[i].field, text: scan.slice(range))
+                    evidence.append(Pending(field: leaves[i].field, text: scan.slice(range), detector: nil, masked: false))
                     return true
                 }
             }
@@ -97,13 +156,13 @@ final class EvaluationScope {
     }
 
     func findNear(slot: Int, _ first: [Int32], _ second: [Int32], within distance: Int32) -> Bool {
-        let scans = words(slot)
-        for (i, scan) in scans.enumerated() {
+        for i in leafIndices(slot) {
+            let scan = words(i)
             guard first.contains(where: scan.contains), second.contains(where: scan.contains) else { continue }
             for a in scan.occurrences where first.contains(a.id) {
                 for b in scan.occurrences where second.contains(b.id) && b.position != a.position && abs(b.position - a.position) <= distance {
                     let range = min(a.utf8Range.lowerBound, b.utf8Range.lowerBound)..<max(a.utf8Range.upperBound, b.utf8Range.upperBound)
-                    addEvidence(field: leaves(slot)[i].field, text: scan.slice(range))
+                    evidence.append(Pending(field: leaves[i].field, text: scan.slice(range), detector: nil, masked: false))
                     return true
                 }
             }
@@ -112,37 +171,38 @@ final class EvaluationScope {
     }
 
     func detect(slot: Int, category: DetectedSpan.Category, kinds: Set<String>?) -> Bool {
-        let findings: [Finding]
-        if let cached = memos[slot].findings[category] {
-            findings = cached
-        } else {
-            var out: [Finding] = []
-            for leaf in leaves(slot) {
-                for span in Detectors.scan(leaf.text, category: category) { out.append(Finding(field: leaf.field, span: span)) }
-            }
-            memos[slot].findings[category] = out
-            findings = out
-        }
         var matched = false
-        for f in findings where kinds?.contains(f.span.kind) ?? true {
-            matched = true
-            evidence.append(Evidence(field: f.field, match: f.span.masked, detector: "\(category.rawValue):\(f.span.kind)"))
+        for i in leafIndices(slot) {
+            for span in findings(i, category) where kinds?.contains(span.kind) ?? true {
+                matched = true
+                // Detector spans are masked already.
+                evidence.append(Pending(field: leaves[i].field, text: span.masked, detector: "\(category.rawValue):\(span.kind)", masked: true))
+            }
         }
         return matched
     }
 
+    /// Evidence of a comparison: the field and the value it held.
     func addEvidence(field: String, value: JSONValue) {
-        switch value {
-        case .string(let s): addEvidence(field: field, text: s)
-        case .array, .object: addEvidence(field: field, text: CanonicalJSON.encode(value))
-        default: evidence.append(Evidence(field: field, match: CanonicalJSON.encode(value)))
-        }
+        let text: String =
+            switch value {
+            case .string(let s): s
+            default: CanonicalJSON.encode(value)
+            }
+        evidence.append(Pending(field: field, text: text, detector: nil, masked: false))
     }
 
-    /// Evidence text is masked: a rule that matched on `to == "x"` must not leak an address or key.
-    func addEvidence(field: String, text: String) {
-        let clipped = text.utf8.count > 200 ? String(decoding: text.utf8.prefix(200), as: UTF8.self) + "…" : text
-        evidence.append(Evidence(field: field, match: Masking.mask(clipped)))
+    /// The evidence of a matched rule, with personal data and secrets masked: a rule that matched
+    /// on `to == "x"` must not leak an address or a key.
+    func finishedEvidence() -> [Evidence] {
+        var out: [Evidence] = []
+        out.reserveCapacity(evidence.count)
+        for p in evidence {
+            let clipped = p.text.utf8.count > 200 ? String(decoding: p.text.utf8.prefix(200), as: UTF8.self) + "…" : p.text
+            let e = Evidence(field: p.field, match: p.masked ? clipped : Masking.mask(clipped), detector: p.detector)
+            if !out.contains(e) { out.append(e) }
+        }
+        return out
     }
 
     static func slice(_ text: String, _ range: Range<Int>) -> String {
