@@ -196,3 +196,28 @@ struct DecisionTests {
         #expect(c.evaluate(sql).violations.map(\.ruleId) == ["u", "g"])
     }
 }
+
+@Suite("Rule language edge cases")
+struct RuleLanguageEdgeCaseTests {
+    @Test(arguments: [
+        ("I’ll kill you", #"containsAnyWord(content, ["i ll kill you"])"#, true),
+        ("delete—all—tables", #"near(content, ["delete"], ["tables"], 3)"#, true),
+        ("Überweisung an Müller", #"containsAnyWord(content, ["müller"])"#, true),
+        ("see https://ok.com/a and https://evil.com/x", #"hostIn(content, ["evil.com"])"#, true),
+        ("mail bob@Evil.com please", #"hostIn(content, ["evil.com"])"#, true),
+        ("upload to files.evil.com:8443/drop", #"hostIn(content, ["evil.com"])"#, true),
+        ("notevil.com is fine", #"hostIn(content, ["evil.com"])"#, false),
+        ("evil.community", #"hostIn(content, ["evil.com"])"#, false),
+    ])
+    func matchesAcrossScriptsAndHosts(content: String, condition: String, expected: Bool) throws {
+        #expect(try matches(condition, JudgedInput(content: .string(content))) == expected, "\(condition) on \(content)")
+    }
+
+    @Test func missingFieldsCompareAsNull() throws {
+        let input = JudgedInput(content: "x", context: ["present": 1])
+        #expect(try matches(#"context.missing != "x""#, input))
+        #expect(try matches(#"context.missing == null"#, input))
+        #expect(try !matches(#"context.missing < 1 || context.missing >= 1"#, input))
+        #expect(try !matches(#"contains(context.missing, "x")"#, input))
+    }
+}

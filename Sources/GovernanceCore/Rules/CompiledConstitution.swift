@@ -9,9 +9,15 @@ final class RuleProgram: Sendable {
     }
 }
 
-struct CompiledRule: Sendable {
+/// A class, so that visiting a rule costs one reference count, not one per field of its definition.
+final class CompiledRule: Sendable {
     let definition: RuleDefinition
     let predicate: Predicate
+
+    init(definition: RuleDefinition, predicate: @escaping Predicate) {
+        self.definition = definition
+        self.predicate = predicate
+    }
 }
 
 /// A constitution ready to judge: rules compiled once into closures and indexed by the action type

@@ -9,8 +9,10 @@ final class EvaluationScope {
         var text: String
         var folded: String?
         var words: WordScan?
-        var findings: [DetectedSpan]?
-        var findingsScanned: UInt8 = 0  // bit per detector category already scanned
+        var pii: [DetectedSpan]?
+        var secrets: [DetectedSpan]?
+        var injections: [DetectedSpan]?
+        var hosts: [Hosts.Found]?
     }
 
     /// Evidence as it is gathered; masked and formatted only if the rule matches.
@@ -119,13 +121,23 @@ final class EvaluationScope {
     }
 
     func findings(_ leaf: Int, _ category: DetectedSpan.Category) -> [DetectedSpan] {
-        let bit: UInt8 = category == .pii ? 1 : (category == .secret ? 2 : 4)
-        if leaves[leaf].findingsScanned & bit == 0 {
-            let found = Detectors.scan(leaves[leaf].text, category: category)
-            leaves[leaf].findings = (leaves[leaf].findings ?? []) + found
-            leaves[leaf].findingsScanned |= bit
+        switch category {
+        case .pii:
+            if let f = leaves[leaf].pii { return f }
+            let f = PIIDetector.scan(leaves[leaf].text)
+            leaves[leaf].pii = f
+            return f
+        case .secret:
+            if let f = leaves[leaf].secrets { return f }
+            let f = SecretDetector.scan(leaves[leaf].text)
+            leaves[leaf].secrets = f
+            return f
+        case .injection:
+            if let f = leaves[leaf].injections { return f }
+            let f = InjectionDetector.scan(leaves[leaf].text)
+            leaves[leaf].injections = f
+            return f
         }
-        return leaves[leaf].findings?.filter { $0.category == category } ?? []
     }
 
     // MARK: matching
@@ -136,6 +148,24 @@ final class EvaluationScope {
             let t = text(i, folded: folded)
             if let range = body(t) {
                 evidence.append(Pending(field: leaves[i].field, text: Self.slice(t, range), detector: nil, masked: false))
+                return true
+            }
+        }
+        return false
+    }
+
+    func findHost(slot: Int, within domains: Set<String>) -> Bool {
+        for i in leafIndices(slot) {
+            let hosts: [Hosts.Found]
+            if let h = leaves[i].hosts {
+                hosts = h
+            } else {
+                hosts = Hosts.all(in: leaves[i].text)
+                leaves[i].hosts = hosts
+            }
+            for host in hosts where host.names.contains(where: domains.contains) {
+                let folded = text(i, folded: true)
+                evidence.append(Pending(field: leaves[i].field, text: Self.slice(folded, host.utf8Range), detector: nil, masked: false))
                 return true
             }
         }
@@ -220,14 +250,6 @@ enum Detectors {
         case .pii: PIIDetector.kinds
         case .secret: SecretDetector.kinds
         case .injection: InjectionDetector.kinds
-        }
-    }
-
-    static func scan(_ text: String, category: DetectedSpan.Category) -> [DetectedSpan] {
-        switch category {
-        case .pii: PIIDetector.scan(text)
-        case .secret: SecretDetector.scan(text)
-        case .injection: InjectionDetector.scan(text)
         }
     }
 }

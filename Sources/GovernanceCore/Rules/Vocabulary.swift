@@ -59,6 +59,23 @@ struct Vocabulary: Sendable {
         return nil
     }
 
+    /// The id of a word or prefix keyword with this hash and these bytes, if any.
+    @inline(__always) func lookup(_ hash: UInt64, _ bytes: ArraySlice<UInt8>, prefix: Bool) -> Int32? {
+        var i = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        while true {
+            let slot = slots[i]
+            if slot < 0 { return nil }
+            if hashes[i] == hash {
+                let matched = entries.withUnsafeBufferPointer { e -> Int32? in
+                    let entry = e[Int(slot)]
+                    return entry.isPrefix == prefix && entry.bytes.elementsEqual(bytes) ? entry.id : nil
+                }
+                if let matched { return matched }
+            }
+            i = (i + 1) & (slots.count - 1)
+        }
+    }
+
     static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
     static let prime: UInt64 = 0x100_0000_01b3
 
@@ -74,103 +91,123 @@ struct Vocabulary: Sendable {
     /// Splits text into words (runs of letters and digits, case folded, any script) and records
     /// which keywords occur where.
     func scan(_ text: String) -> WordScan {
-        var result = WordScan(wordCount: Int(count))
+        let result = WordScan(wordCount: Int(count), text: text)
         guard count > 0 else { return result }
-        result.text = text
-        var word: [UInt8] = []
-        word.reserveCapacity(32)
-        var position: Int32 = 0
-        var start = 0
-        var hash = Self.offsetBasis
-        var nextPrefix = 0  // index into prefixLengths of the next prefix length to test
-
-        func finishWord(end: Int) {
-            guard !word.isEmpty else { return }
-            if let e = lookup(hash, word[...]), !e.isPrefix {
-                result.record(id: e.id, position: position, utf8Range: start..<end)
+        if text.utf8.contains(where: { $0 >= 0x80 }) {
+            scanUnicode(text, into: result)
+        } else {
+            var copy = text
+            copy.withUTF8 { bytes in
+                var tokenizer = Tokenizer(vocabulary: self, result: result)
+                for offset in 0..<bytes.count {
+                    let b = bytes[offset]
+                    if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
+                        tokenizer.append(b, at: offset, end: offset + 1)
+                    } else if b >= 0x41 && b <= 0x5A {
+                        tokenizer.append(b + 0x20, at: offset, end: offset + 1)
+                    } else {
+                        tokenizer.finishWord(end: offset)
+                    }
+                }
+                tokenizer.finishWord(end: bytes.count)
             }
-            position += 1
-            word.removeAll(keepingCapacity: true)
-            hash = Self.offsetBasis
-            nextPrefix = 0
+        }
+        return result
+    }
+
+    /// Other scripts: letters and digits of any script make words; curly quotes, dashes and other
+    /// punctuation separate them, as ASCII punctuation does.
+    private func scanUnicode(_ text: String, into result: WordScan) {
+        var tokenizer = Tokenizer(vocabulary: self, result: result)
+        var offset = 0
+        for scalar in text.unicodeScalars {
+            let width = UTF8.width(scalar)
+            if scalar.isASCII {
+                let b = UInt8(scalar.value)
+                if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
+                    tokenizer.append(b, at: offset, end: offset + 1)
+                } else if b >= 0x41 && b <= 0x5A {
+                    tokenizer.append(b + 0x20, at: offset, end: offset + 1)
+                } else {
+                    tokenizer.finishWord(end: offset)
+                }
+            } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                for b in String(scalar).lowercased().utf8 { tokenizer.append(b, at: offset, end: offset + width) }
+            } else {
+                tokenizer.finishWord(end: offset)
+            }
+            offset += width
+        }
+        tokenizer.finishWord(end: offset)
+    }
+
+    /// The word being read, its running hash, and where prefix keywords are looked up as it grows.
+    private struct Tokenizer {
+        let vocabulary: Vocabulary
+        let result: WordScan
+        var word: [UInt8] = []
+        var hash = Vocabulary.offsetBasis
+        var start = 0
+        var position: Int32 = 0
+        var nextPrefix = 0
+
+        init(vocabulary: Vocabulary, result: WordScan) {
+            self.vocabulary = vocabulary
+            self.result = result
+            word.reserveCapacity(32)
         }
 
-        func append(_ byte: UInt8, at offset: Int, end: Int) {
+        @inline(__always) mutating func append(_ byte: UInt8, at offset: Int, end: Int) {
             if word.isEmpty { start = offset }
             word.append(byte)
-            hash = (hash ^ UInt64(byte)) &* Self.prime
-            // Prefix keywords are looked up with the running hash as the word grows.
-            while nextPrefix < prefixLengths.count && prefixLengths[nextPrefix] < word.count { nextPrefix += 1 }
-            if nextPrefix < prefixLengths.count && prefixLengths[nextPrefix] == word.count {
-                if let e = lookup(Self.finishPrefix(hash), word[...]), e.isPrefix {
-                    result.record(id: e.id, position: position, utf8Range: start..<end)
+            hash = (hash ^ UInt64(byte)) &* Vocabulary.prime
+            let lengths = vocabulary.prefixLengths
+            while nextPrefix < lengths.count && lengths[nextPrefix] < word.count { nextPrefix += 1 }
+            if nextPrefix < lengths.count && lengths[nextPrefix] == word.count {
+                if let id = vocabulary.lookup(Vocabulary.finishPrefix(hash), word[...], prefix: true) {
+                    result.record(id: id, position: position, utf8Range: start..<end)
                 }
                 nextPrefix += 1
             }
         }
 
-        var utf8 = text.utf8.makeIterator()
-        var offset = 0
-        if !text.utf8.contains(where: { $0 >= 0x80 }) {
-            while let b = utf8.next() {
-                if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
-                    append(b, at: offset, end: offset + 1)
-                } else if b >= 0x41 && b <= 0x5A {
-                    append(b + 0x20, at: offset, end: offset + 1)
-                } else {
-                    finishWord(end: offset)
-                }
-                offset += 1
+        @inline(__always) mutating func finishWord(end: Int) {
+            guard !word.isEmpty else { return }
+            if let id = vocabulary.lookup(hash, word[...], prefix: false) {
+                result.record(id: id, position: position, utf8Range: start..<end)
             }
-        } else {
-            // Other scripts: letters and digits of any script make words; curly quotes, dashes and
-            // other punctuation separate them, as ASCII punctuation does.
-            for scalar in text.unicodeScalars {
-                let width = UTF8.width(scalar)
-                if scalar.isASCII {
-                    let b = UInt8(scalar.value)
-                    if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
-                        append(b, at: offset, end: offset + 1)
-                    } else if b >= 0x41 && b <= 0x5A {
-                        append(b + 0x20, at: offset, end: offset + 1)
-                    } else {
-                        finishWord(end: offset)
-                    }
-                } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
-                    for b in String(scalar).lowercased().utf8 { append(b, at: offset, end: offset + width) }
-                } else {
-                    finishWord(end: offset)
-                }
-                offset += width
-            }
+            position += 1
+            word.removeAll(keepingCapacity: true)
+            hash = Vocabulary.offsetBasis
+            nextPrefix = 0
         }
-        finishWord(end: offset)
-        return result
     }
 }
 
-/// Which keywords a text contains, and where.
-struct WordScan: Sendable {
-    struct Occurrence: Sendable {
+/// Which keywords a text contains, and where. A class: it is built once per string and then only
+/// read, by every rule that looks at that string.
+final class WordScan {
+    struct Occurrence {
         var id: Int32
         var position: Int32
         var utf8Range: Range<Int>
     }
 
-    var present: [UInt64]
-    var occurrences: [Occurrence] = []
-    var text: String = ""
+    private(set) var present: [UInt64]
+    private(set) var occurrences: [Occurrence] = []
+    let text: String
 
-    init(wordCount: Int) {
+    init(wordCount: Int, text: String) {
         present = Array(repeating: 0, count: (wordCount + 63) / 64)
+        self.text = text
     }
 
-    mutating func record(id: Int32, position: Int32, utf8Range: Range<Int>) {
+    func record(id: Int32, position: Int32, utf8Range: Range<Int>) {
         present[Int(id) >> 6] |= 1 << UInt64(id & 63)
         occurrences.append(Occurrence(id: id, position: position, utf8Range: utf8Range))
     }
 
-    func contains(_ id: Int32) -> Bool {
+    @inline(__always) func contains(_ id: Int32) -> Bool {
         present[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
     }
 
@@ -182,6 +219,7 @@ struct WordScan: Sendable {
     func find(phrase: [Int32]) -> Range<Int>? {
         for id in phrase where !contains(id) { return nil }
         guard let first = phrase.first else { return nil }
+        if phrase.count == 1 { return occurrences.first(where: { $0.id == first })?.utf8Range }
         for start in occurrences where start.id == first {
             var end = start.utf8Range
             var matched = true
