@@ -119,7 +119,7 @@ struct ConstitutionalAIRouterTests {
             try await client.execute(uri: validatePath + "/batch", method: .post, headers: h.headers(), body: ByteBuffer(json: body))
         }
         #expect(response.status == .badRequest)
-        #expect(response.json["error"]["message"].stringValue?.hasPrefix("inputs[1]") == true)
+        #expect(response.json["error"]["message"].stringValue?.contains("'inputs[1]'") == true)
         #expect(try await h.store.count() == 0)
     }
 
@@ -207,6 +207,11 @@ struct BadInputTests {
         (#"{}"#, "invalid_request"),
         (#"{"action": {"type": "  "}}"#, "invalid_request"),
         (#"{"content": "x", "principles": ["nope"]}"#, "unknown_principle"),
+        (#"{"content": "x", "content": "y"}"#, "invalid_json"),
+        (#"{"content": "x"} trailing"#, "invalid_json"),
+        (#"{"content": "\ud800"}"#, "invalid_json"),
+        (String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000), "invalid_json"),
+        (#"{"action": {"type": "shell", "arguments": "#  + String(repeating: #"{"a":"#, count: 200) + "1" + String(repeating: "}", count: 202), "invalid_json"),
         ("", "empty_body"),
     ])
     func validateRejectsMalformedBodies(body: String, code: String) async throws {
@@ -227,8 +232,8 @@ struct BadInputTests {
             let b = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"contnet": "x"}"#))
             return (a, b)
         }
-        #expect(typeError.json["error"]["message"] == "field 'action.type': expected a string")
-        #expect(unknown.json["error"]["message"].stringValue?.contains("unknown field 'contnet'") == true)
+        #expect(typeError.json["error"]["message"] == "field 'action.type': expected a string, found number")
+        #expect(unknown.json["error"]["message"].stringValue?.hasPrefix("field 'contnet': unknown field") == true)
     }
 
     @Test(arguments: postEndpoints)

@@ -40,7 +40,10 @@ public struct APIError: Error, Sendable {
 
 enum JSONResponse {
     static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        let text = CanonicalJSON.encode(value)
+        make(text: CanonicalJSON.encode(value), status: status)
+    }
+
+    static func make(text: String, status: HTTPResponse.Status = .ok) -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(text)
         return Response(

@@ -1,32 +1,11 @@
-import Foundation
 import GovernanceCore
 import Hummingbird
 import NIOCore
 
-/// Rejects fields the API does not define: a typo in a governance request must not be silently
-/// ignored (`"principle"` instead of `"principles"` would evaluate every principle).
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-extension Decoder {
-    func rejectUnknownKeys(allowed: Set<String>) throws {
-        let container = try container(keyedBy: AnyKey.self)
-        for key in container.allKeys where !allowed.contains(key.stringValue) {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: codingPath + [key], debugDescription: "unknown field '\(key.stringValue)'"))
-        }
-    }
-}
-
 extension Request {
-    /// Reads at most `limit` bytes of JSON body and decodes it, answering every failure with a
-    /// precise 4xx: 413 for too large, 415 for a non-JSON content type, 400 with the field path for
-    /// malformed JSON, wrong types, missing and unknown fields.
-    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+    /// Reads at most `limit` bytes of JSON body, answering every failure with a precise 4xx: 413 for
+    /// too large, 415 for a non-JSON content type, 400 with the byte offset for malformed JSON.
+    func jsonBody(limit: Int) async throws -> JSONValue {
         if let contentType = headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
         }
@@ -40,41 +19,77 @@ extension Request {
             throw APIError.badRequest("the request body is empty; a JSON object is expected", code: "empty_body")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: buffer)
-        } catch let error as DecodingError {
-            throw APIError.badRequest(Self.describe(error), code: "invalid_json")
+            return try buffer.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
+                ?? JSONValue.parse(String(buffer: buffer))
+        } catch let error as JSONParseError {
+            throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
+        }
+    }
+}
+
+/// Reads the fields of a JSON object with precise errors: wrong types, missing and unknown fields
+/// are refused with the path of the field. Unknown fields are refused rather than ignored: a typo in
+/// a governance request (`"principle"` for `"principles"`) must not silently change its meaning.
+struct JSONFields {
+    let fields: [String: JSONValue]
+    let path: String
+
+    init(_ value: JSONValue, path: String, allowed: Set<String>) throws(APIError) {
+        guard case .object(let fields) = value else {
+            throw APIError.badRequest("\(Self.name(path)): expected an object, found \(value.typeName)", code: "invalid_json")
+        }
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw APIError.badRequest(
+                "\(Self.name(Self.join(path, unknown))): unknown field (expected one of \(allowed.sorted().joined(separator: ", ")))",
+                code: "invalid_json")
+        }
+        self.fields = fields
+        self.path = path
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    static func name(_ path: String) -> String { path.isEmpty ? "the body" : "field '\(path)'" }
+
+    func fail(_ key: String, _ expected: String) -> APIError {
+        let value = fields[key] ?? .null
+        return APIError.badRequest("\(Self.name(Self.join(path, key))): expected \(expected), found \(value.typeName)", code: "invalid_json")
+    }
+
+    func string(_ key: String, required: Bool = false) throws(APIError) -> String? {
+        switch fields[key] {
+        case .string(let s): return s
+        case nil, .null?:
+            if required { throw APIError.badRequest("\(Self.name(Self.join(path, key))): required field is missing", code: "invalid_json") }
+            return nil
+        default: throw fail(key, "a string")
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            let p = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "the body" : "field '" + p.drop(while: { $0 == "." }) + "'"
+    func object(_ key: String) throws(APIError) -> [String: JSONValue]? {
+        switch fields[key] {
+        case .object(let o): return o
+        case nil, .null?: return nil
+        default: throw fail(key, "an object")
         }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return "\(path(context.codingPath)): expected \(Self.typeName(type))"
-        case .valueNotFound(let type, let context):
-            return "\(path(context.codingPath)): expected \(Self.typeName(type)), found null"
-        case .keyNotFound(let key, let context):
-            return "\(path(context.codingPath + [key])): required field is missing"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                return "malformed JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
+    }
+
+    func array(_ key: String) throws(APIError) -> [JSONValue]? {
+        switch fields[key] {
+        case .array(let a): return a
+        case nil, .null?: return nil
+        default: throw fail(key, "a list")
+        }
+    }
+
+    func stringArray(_ key: String) throws(APIError) -> [String]? {
+        guard let items = try array(key) else { return nil }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let s) = item else {
+                throw APIError.badRequest("\(Self.name(Self.join(path, key) + "[\(i)]")): expected a string, found \(item.typeName)", code: "invalid_json")
             }
-            return "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "invalid request body"
+            out.append(s)
         }
-    }
-
-    static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Double.Type, is Int.Type: "a number"
-        case is Bool.Type: "a boolean"
-        case is [JSONValue].Type, is [String].Type: "a list"
-        default: type == JSONValue.self ? "a JSON value" : "an object"
-        }
+        return out
     }
 }

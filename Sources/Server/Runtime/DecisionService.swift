@@ -11,10 +11,13 @@ public struct Decision: Sendable {
     public var constitutionVersion: String
     public var cacheHit: Bool
     public var validationMicroseconds: Int
+    /// The canonical JSON of the fields that depend only on the input and the constitution,
+    /// without braces; encoded once per distinct input and kept in the cache with it.
+    public var evaluationJSON: String
 
     public init(
         id: String, evaluation: Evaluation, violations: JSONValue, constitutionHash: String, constitutionVersion: String,
-        cacheHit: Bool, validationMicroseconds: Int
+        cacheHit: Bool, validationMicroseconds: Int, evaluationJSON: String? = nil
     ) {
         self.id = id
         self.evaluation = evaluation
@@ -23,6 +26,7 @@ public struct Decision: Sendable {
         self.constitutionVersion = constitutionVersion
         self.cacheHit = cacheHit
         self.validationMicroseconds = validationMicroseconds
+        self.evaluationJSON = evaluationJSON ?? DecisionJSON.evaluationJSON(evaluation, violations: violations)
     }
 }
 
@@ -58,10 +62,11 @@ struct DecisionService: Sendable {
                 entry = cached
             } else {
                 let evaluation = constitution.evaluate(input, principles: principles)
+                let violations = DecisionJSON.violations(evaluation.violations)
                 entry = CachedEvaluation(
                     evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
                     maskedInput: CanonicalJSON.encode(Self.masked(input.canonicalValue)),
-                    violationsJSON: DecisionJSON.violations(evaluation.violations))
+                    violationsJSON: violations, evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
                 runtime.cache.set(key, entry)
             }
             let elapsed = ContinuousClock.now - start
@@ -70,7 +75,8 @@ struct DecisionService: Sendable {
             decisions.append(
                 Decision(
                     id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
-                    constitutionVersion: constitution.version, cacheHit: cached != nil, validationMicroseconds: micros))
+                    constitutionVersion: constitution.version, cacheHit: cached != nil, validationMicroseconds: micros,
+                    evaluationJSON: entry.evaluationJSON))
             records.append(
                 DecisionRecord(
                     id: id, createdAt: Date(), constitutionHash: constitution.hash, constitutionVersion: constitution.version,
@@ -124,24 +130,43 @@ public enum DecisionJSON {
             })
     }
 
-    /// The ACGS-2 validation response, plus `decision`, `violations` and `decision_id`.
-    public static func response(_ d: Decision) -> JSONValue {
-        let e = d.evaluation
-        return .object([
+    /// The fields of a decision that depend only on the input and the constitution.
+    static func evaluationFields(_ e: Evaluation, violations: JSONValue) -> [String: JSONValue] {
+        [
             "compliant": .bool(e.compliant),
             "score": .number(e.score),
             "violated_principles": .array(e.violatedPrinciples.map(JSONValue.string)),
             "reasoning": .string(e.reasoning),
             "recommendations": .array(e.recommendations.map(JSONValue.string)),
+            "decision": .string(e.outcome.rawValue),
+            "violations": violations,
+        ]
+    }
+
+    static func evaluationJSON(_ e: Evaluation, violations: JSONValue) -> String {
+        String(CanonicalJSON.encode(.object(evaluationFields(e, violations: violations))).dropFirst().dropLast())
+    }
+
+    static func requestFields(_ d: Decision) -> [String: JSONValue] {
+        [
             "constitutional_hash": .string(d.constitutionHash),
             "metadata": .object([
                 "cache_hit": .bool(d.cacheHit),
                 "validation_time_us": .number(Double(d.validationMicroseconds)),
                 "constitution_version": .string(d.constitutionVersion),
             ]),
-            "decision": .string(e.outcome.rawValue),
-            "violations": d.violations,
             "decision_id": .string(d.id),
-        ])
+        ]
+    }
+
+    /// The ACGS-2 validation response, plus `decision`, `violations` and `decision_id`.
+    public static func response(_ d: Decision) -> JSONValue {
+        .object(evaluationFields(d.evaluation, violations: d.violations).merging(requestFields(d)) { a, _ in a })
+    }
+
+    /// The same response as text, reusing the cached encoding of the evaluation's fields.
+    static func encodedResponse(_ d: Decision) -> String {
+        let perRequest = CanonicalJSON.encode(.object(requestFields(d)))
+        return "{" + d.evaluationJSON + "," + perRequest.dropFirst()
     }
 }

@@ -44,4 +44,5 @@ public struct CachedEvaluation: Sendable {
     public var inputDigest: String
     public var maskedInput: String
     public var violationsJSON: JSONValue
+    public var evaluationJSON: String
 }

@@ -18,31 +18,23 @@ struct ConstitutionalAIController<Context: RequestContext> {
     }
 
     @Sendable func validate(_ request: Request, context: Context) async throws -> Response {
-        let body = try await request.decodeJSON(ValidateRequest.self, limit: Self.maxBodyBytes)
+        let body = try ValidateRequest(try await request.jsonBody(limit: Self.maxBodyBytes))
         let (input, principles) = try body.judgedInput(agent: .null, constitution: runtime.constitution)
         let decision = try await decisions.decide(input, principles: principles)
-        return JSONResponse.make(DecisionJSON.response(decision))
+        return JSONResponse.make(text: DecisionJSON.encodedResponse(decision))
     }
 
     @Sendable func validateBatch(_ request: Request, context: Context) async throws -> Response {
-        let body = try await request.decodeJSON(BatchValidateRequest.self, limit: Self.maxBatchBodyBytes)
-        guard !body.inputs.isEmpty else { throw APIError.badRequest("'inputs' must hold at least one input", code: "empty_batch") }
-        guard body.inputs.count <= Self.maxBatchSize else {
-            throw APIError.badRequest("a batch holds at most \(Self.maxBatchSize) inputs, not \(body.inputs.count)", code: "batch_too_large")
-        }
+        let body = try BatchValidateRequest(try await request.jsonBody(limit: Self.maxBatchBodyBytes), maxInputs: Self.maxBatchSize)
         let constitution = runtime.constitution
         // Every input is checked before any is judged, so a bad batch records nothing.
         var inputs: [(JudgedInput, Set<String>?)] = []
         for (i, item) in body.inputs.enumerated() {
-            inputs.append(try item.judgedInput(agent: .null, constitution: constitution, field: "inputs[\(i)]: "))
+            inputs.append(try item.judgedInput(agent: .null, constitution: constitution, path: "inputs[\(i)]"))
         }
         let results = try await decisions.decide(inputs)
-        return JSONResponse.make(
-            .object([
-                "results": .array(results.map(DecisionJSON.response)),
-                "count": .number(Double(results.count)),
-                "constitutional_hash": .string(constitution.hash),
-            ]))
+        let items = results.map(DecisionJSON.encodedResponse).joined(separator: ",")
+        return JSONResponse.make(text: #"{"constitutional_hash":"\#(constitution.hash)","count":\#(results.count),"results":["# + items + "]}")
     }
 
     @Sendable func principles(_ request: Request, context: Context) async throws -> Response {
