@@ -52,6 +52,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "GovernanceCore", "Storage", "Cache",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

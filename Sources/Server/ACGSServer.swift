@@ -33,7 +33,7 @@ public enum ACGSServer {
                 "constitutional_hash": "\(runtime.activeHash)", "version": "\(runtime.constitution.version)",
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
-        var services: [any Service] = []
+        var services: [any Service] = [SQLiteCheckpointer(repository: store, logger: logger)]
         for service in configuration.services {
             let port = configuration.port(of: service)
             services.append(buildApplication(service: service, runtime: runtime, host: configuration.host, port: port, logger: logger))

@@ -34,7 +34,9 @@ struct Bench: AsyncParsableCommand {
         print("note: this is a debug build; measure with `swift build -c release` and .build/release/acgs bench")
         #endif
         try evaluationBenchmark()
-        if !evaluationOnly { try await httpBenchmark() }
+        if evaluationOnly { return }
+        try await storageBenchmark()
+        try await httpBenchmark()
     }
 
     // MARK: in-process evaluation
@@ -69,6 +71,50 @@ struct Bench: AsyncParsableCommand {
         print(pad(name, 34) + pad("\(constitution.ruleCount)", 8) + pad(pct(0.5), 10) + pad(pct(0.99), 10) + pad(pct(0.999), 10) + pct(1.0) + (sink == -1 ? "" : ""))
     }
 
+    // MARK: durable appends
+
+    /// Appends per second through the group committer into the embedded store, with as many
+    /// concurrent writers as the HTTP benchmark has connections.
+    func storageBenchmark() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try await SQLiteDecisionRepository.open(path: directory + "/bench.sqlite")
+        let checkpointer = Task { try await SQLiteCheckpointer(repository: store, logger: Logger(label: "bench")).run() }
+        defer { checkpointer.cancel() }
+        let committer = GroupCommitter<DecisionRecord> { try await store.append($0) }
+        let seconds = min(duration, 5)
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for writer in 0..<connections {
+                group.addTask {
+                    var mine: [Duration] = []
+                    var i = 0
+                    while ContinuousClock.now < deadline {
+                        let record = DecisionRecord(
+                            id: "bench-\(writer)-\(i)", createdAt: Date(), constitutionHash: ReferenceConstitution.hash,
+                            constitutionVersion: "1.0.0", outcome: .allow, score: 1, inputDigest: String(repeating: "0", count: 64),
+                            maskedInput: #"{"action":{"type":"shell","arguments":{"command":"ls -la /var/log"}},"content":"list the logs"}"#,
+                            violations: "[]", agentId: "bench-agent")
+                        let start = ContinuousClock.now
+                        try await committer.submit(record)
+                        mine.append(.now - start)
+                        i += 1
+                    }
+                    return mine
+                }
+            }
+            var all: [Duration] = []
+            for try await part in group { all += part }
+            return all.sorted()
+        }
+        try await store.close()
+        func ms(_ d: Duration) -> String { String(format: "%.2f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
+        print("\nDurable appends through group commit (SQLite, WAL, synchronous=FULL), \(connections) concurrent writers, \(seconds) s")
+        print(String(format: "%.0f appends/s", Double(latencies.count) / Double(seconds))
+            + "  p50 \(ms(latencies[latencies.count / 2]))  p99 \(ms(latencies[latencies.count * 99 / 100]))  max \(ms(latencies[latencies.count - 1]))")
+    }
+
     // MARK: HTTP
 
     func httpBenchmark() async throws {
@@ -89,9 +135,11 @@ struct Bench: AsyncParsableCommand {
 
         let body = CanonicalJSON.encode(BenchInputs.httpBody)
         let hash = runtime.activeHash
+        let checkpointer = SQLiteCheckpointer(repository: store, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await bare.runService(gracefulShutdownSignals: []) }
             group.addTask { try await full.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await checkpointer.run() }
             try await Task.sleep(for: .milliseconds(500))
             print("\nHTTP at \(connections) keep-alive connections, \(duration) s per endpoint after a 2 s warm-up (wrk -t2, loopback)")
             print(pad("endpoint", 44) + pad("req/s", 12) + pad("p50", 11) + pad("p90", 11) + "p99")

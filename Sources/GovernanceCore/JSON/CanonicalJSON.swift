@@ -84,7 +84,7 @@ public enum Digest {
         hex(SHA256.hash(data: bytes))
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String {
+    public static func hex(_ digest: SHA256.Digest) -> String {
         let digits: [Character] = Array("0123456789abcdef")
         var out = ""
         out.reserveCapacity(64)

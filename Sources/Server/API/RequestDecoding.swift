@@ -6,6 +6,17 @@ extension Request {
     /// Reads at most `limit` bytes of JSON body, answering every failure with a precise 4xx: 413 for
     /// too large, 415 for a non-JSON content type, 400 with the byte offset for malformed JSON.
     func jsonBody(limit: Int) async throws -> JSONValue {
+        let buffer = try await jsonBytes(limit: limit)
+        do {
+            return try buffer.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
+                ?? JSONValue.parse(String(buffer: buffer))
+        } catch let error as JSONParseError {
+            throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
+        }
+    }
+
+    /// The body's bytes, checked for content type, size and emptiness but not yet parsed.
+    func jsonBytes(limit: Int) async throws -> ByteBuffer {
         if let contentType = headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
         }
@@ -18,12 +29,7 @@ extension Request {
         guard buffer.readableBytes > 0 else {
             throw APIError.badRequest("the request body is empty; a JSON object is expected", code: "empty_body")
         }
-        do {
-            return try buffer.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
-                ?? JSONValue.parse(String(buffer: buffer))
-        } catch let error as JSONParseError {
-            throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
-        }
+        return buffer
     }
 }
 

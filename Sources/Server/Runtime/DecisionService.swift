@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import GovernanceCore
+import NIOCore
 import Storage
 
 /// A decision as answered to the client.
@@ -34,19 +36,44 @@ public struct Decision: Sendable {
 struct DecisionService: Sendable {
     let runtime: GovernanceRuntime
 
-    /// Judges one input. Returns only after the decision record is durable; if it cannot be stored
-    /// the request fails closed with 503 and no decision is given.
-    func decide(_ input: JudgedInput, principles: Set<String>?) async throws -> Decision {
-        try await decide([(input, principles)])[0]
+    /// Judges one request body. Identical bytes from the same agent under the same constitution
+    /// are answered from the cache without parsing them again (they were valid the first time);
+    /// otherwise `parse` checks the body and builds the input. Returns only after the decision
+    /// record is durable; if it cannot be stored the request fails closed with 503 and no decision.
+    func decide(
+        body: ByteBuffer, agent: JSONValue, parse: (JSONValue, CompiledConstitution) throws -> (JudgedInput, Set<String>?)
+    ) async throws -> Decision {
+        let constitution = runtime.constitution
+        let start = ContinuousClock.now
+        var hasher = SHA256()
+        hasher.update(data: Array(CanonicalJSON.encode(agent).utf8))
+        hasher.update(data: [0])
+        body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+        let key = "raw:\(constitution.hash):" + Digest.hex(hasher.finalize())
+        let entry: CachedEvaluation
+        let cached = runtime.cache.get(key)
+        if let cached {
+            entry = cached
+        } else {
+            let json: JSONValue
+            do {
+                json = try body.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
+                    ?? JSONValue.parse(String(buffer: body))
+            } catch let error as JSONParseError {
+                throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
+            }
+            let (input, principles) = try parse(json, constitution)
+            entry = Self.evaluate(input, principles: principles, under: constitution)
+            runtime.cache.set(key, entry)
+        }
+        return try await record([(entry, cached != nil, start)], agent: agent, constitution: constitution)[0]
     }
 
     /// Judges several inputs; all are stored in one batch, all or none.
     func decide(_ inputs: [(JudgedInput, Set<String>?)]) async throws -> [Decision] {
         let constitution = runtime.constitution
-        var decisions: [Decision] = []
-        var records: [DecisionRecord] = []
-        decisions.reserveCapacity(inputs.count)
-        records.reserveCapacity(inputs.count)
+        var judged: [(CachedEvaluation, Bool, ContinuousClock.Instant)] = []
+        judged.reserveCapacity(inputs.count)
         for (input, principles) in inputs {
             let start = ContinuousClock.now
             var keyValue = input.canonicalValue
@@ -54,35 +81,53 @@ struct DecisionService: Sendable {
                 fields["principles"] = principles.map { .array($0.sorted().map(JSONValue.string)) } ?? .null
                 keyValue = .object(fields)
             }
-            let canonical = CanonicalJSON.encode(keyValue)
-            let key = constitution.hash + ":" + Digest.sha256Hex(canonical)
-            let cached = runtime.cache.get(key)
-            let entry: CachedEvaluation
-            if let cached {
-                entry = cached
+            let key = "canonical:\(constitution.hash):" + Digest.sha256Hex(CanonicalJSON.encode(keyValue))
+            if let cached = runtime.cache.get(key) {
+                judged.append((cached, true, start))
             } else {
-                let evaluation = constitution.evaluate(input, principles: principles)
-                let violations = DecisionJSON.violations(evaluation.violations)
-                entry = CachedEvaluation(
-                    evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
-                    maskedInput: CanonicalJSON.encode(Self.masked(input.canonicalValue)),
-                    violationsJSON: violations, evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
+                let entry = Self.evaluate(input, principles: principles, under: constitution)
                 runtime.cache.set(key, entry)
+                judged.append((entry, false, start))
             }
+        }
+        return try await record(judged, agent: inputs.first?.0.agent ?? .null, constitution: constitution)
+    }
+
+    /// Everything a decision on this input needs, computed once per distinct input.
+    static func evaluate(_ input: JudgedInput, principles: Set<String>?, under constitution: CompiledConstitution) -> CachedEvaluation {
+        let evaluation = constitution.evaluate(input, principles: principles)
+        let violations = DecisionJSON.violations(evaluation.violations)
+        return CachedEvaluation(
+            evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
+            maskedInput: CanonicalJSON.encode(masked(input.canonicalValue)),
+            violationsJSON: violations, evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
+    }
+
+    /// Stores the decisions (one group commit for one, one transaction for a batch) and counts them.
+    private func record(
+        _ judged: [(entry: CachedEvaluation, cacheHit: Bool, start: ContinuousClock.Instant)], agent: JSONValue,
+        constitution: CompiledConstitution
+    ) async throws -> [Decision] {
+        var decisions: [Decision] = []
+        var records: [DecisionRecord] = []
+        decisions.reserveCapacity(judged.count)
+        records.reserveCapacity(judged.count)
+        let now = Date()
+        let agentId = agent["id"].stringValue
+        for (entry, cacheHit, start) in judged {
             let elapsed = ContinuousClock.now - start
             let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
-            let id = "dec_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let id = runtime.decisionIDs.next()
             decisions.append(
                 Decision(
                     id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
-                    constitutionVersion: constitution.version, cacheHit: cached != nil, validationMicroseconds: micros,
+                    constitutionVersion: constitution.version, cacheHit: cacheHit, validationMicroseconds: micros,
                     evaluationJSON: entry.evaluationJSON))
             records.append(
                 DecisionRecord(
-                    id: id, createdAt: Date(), constitutionHash: constitution.hash, constitutionVersion: constitution.version,
+                    id: id, createdAt: now, constitutionHash: constitution.hash, constitutionVersion: constitution.version,
                     outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
-                    maskedInput: entry.maskedInput, violations: CanonicalJSON.encode(entry.violationsJSON),
-                    agentId: input.agent["id"].stringValue))
+                    maskedInput: entry.maskedInput, violations: CanonicalJSON.encode(entry.violationsJSON), agentId: agentId))
         }
         do {
             if records.count == 1 {

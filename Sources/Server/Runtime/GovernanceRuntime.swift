@@ -15,6 +15,7 @@ public final class GovernanceRuntime: Sendable {
     public let logger: Logger
     public let startedAt: ContinuousClock.Instant = .now
     let committer: GroupCommitter<DecisionRecord>
+    let decisionIDs = DecisionIDs()
 
     public init(
         constitution: CompiledConstitution, decisions: any DecisionRepository, cacheCapacity: Int = 10_000,
@@ -45,4 +46,27 @@ public struct CachedEvaluation: Sendable {
     public var maskedInput: String
     public var violationsJSON: JSONValue
     public var evaluationJSON: String
+}
+
+/// Decision ids: unique across processes (a random instance prefix) and cheap within one (a
+/// counter), instead of a random UUID per request.
+final class DecisionIDs: Sendable {
+    private let instance: String
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        instance = String(generator.next() as UInt64, radix: 16).leftPadded(to: 16)
+    }
+
+    func next() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        return "dec_" + instance + String(n, radix: 16).leftPadded(to: 12)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

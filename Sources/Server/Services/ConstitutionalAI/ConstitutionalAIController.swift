@@ -18,9 +18,10 @@ struct ConstitutionalAIController<Context: RequestContext> {
     }
 
     @Sendable func validate(_ request: Request, context: Context) async throws -> Response {
-        let body = try ValidateRequest(try await request.jsonBody(limit: Self.maxBodyBytes))
-        let (input, principles) = try body.judgedInput(agent: .null, constitution: runtime.constitution)
-        let decision = try await decisions.decide(input, principles: principles)
+        let body = try await request.jsonBytes(limit: Self.maxBodyBytes)
+        let decision = try await decisions.decide(body: body, agent: .null) { json, constitution in
+            try ValidateRequest(json).judgedInput(agent: .null, constitution: constitution)
+        }
         return JSONResponse.make(text: DecisionJSON.encodedResponse(decision))
     }
 
