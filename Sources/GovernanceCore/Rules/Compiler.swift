@@ -310,7 +310,11 @@ struct RuleCompiler {
                 try self.phrase(keyword, args[1])
             }
             if name == "containsAnyWord" {
-                return Self.boolean { scope in scope.findPhrase(slot: slot, phrases: phrases) }
+                // A phrase can only occur where its first word does: a quick test on the field's words.
+                let mask = WordMask(phrases.map { $0[0] })
+                return Self.boolean { scope in
+                    scope.mayContain(slot: slot, mask) && scope.findPhrase(slot: slot, phrases: phrases)
+                }
             }
             return Self.boolean { scope in
                 let mark = scope.evidence.count
@@ -330,7 +334,11 @@ struct RuleCompiler {
                 throw fail(args[3], "near() expects a distance in words (a whole number, at least 1)")
             }
             let distance = Int32(min(n, 1000))
-            return Self.boolean { scope in scope.findNear(slot: slot, first, second, within: distance) }
+            let (firstMask, secondMask) = (WordMask(first), WordMask(second))
+            return Self.boolean { scope in
+                scope.mayContain(slot: slot, firstMask) && scope.mayContain(slot: slot, secondMask)
+                    && scope.findNear(slot: slot, first, second, within: distance)
+            }
 
         case "pii", "secret", "injection":
             try arity(name, args, 1...2, call)

@@ -28,6 +28,8 @@ final class EvaluationScope {
     let program: RuleProgram
     private var values: [JSONValue?]
     private var slotLeaves: [[Int]?]
+    /// Per field: which keywords occur anywhere in it (the union of its strings' word sets).
+    private var slotWords: [[UInt64]?]
     private var leaves: [Leaf] = []
     private var rootLeaves: [Range<Int>?] = Array(repeating: nil, count: 4)
     var evidence: [Pending] = []
@@ -37,6 +39,7 @@ final class EvaluationScope {
         self.program = program
         self.values = Array(repeating: nil, count: program.slotPaths.count)
         self.slotLeaves = Array(repeating: nil, count: program.slotPaths.count)
+        self.slotWords = Array(repeating: nil, count: program.slotPaths.count)
         evidence.reserveCapacity(8)
     }
 
@@ -170,6 +173,18 @@ final class EvaluationScope {
             }
         }
         return false
+    }
+
+    /// False when none of the keywords occurs anywhere in the field, so the rule cannot match.
+    func mayContain(slot: Int, _ mask: WordMask) -> Bool {
+        if let present = slotWords[slot] { return mask.intersects(present) }
+        var union = Array(repeating: UInt64(0), count: (Int(program.vocabulary.count) + 63) / 64)
+        for i in leafIndices(slot) {
+            let present = words(i).present
+            for k in 0..<union.count { union[k] |= present[k] }
+        }
+        slotWords[slot] = union
+        return mask.intersects(union)
     }
 
     func findPhrase(slot: Int, phrases: [[Int32]]) -> Bool {

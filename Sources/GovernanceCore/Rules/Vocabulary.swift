@@ -235,3 +235,20 @@ final class WordScan {
         return nil
     }
 }
+
+/// A set of keyword ids as the non-zero words of a bit set: testing it against the words of a text
+/// takes a few AND operations, whatever the number of keywords.
+struct WordMask: Sendable {
+    let words: [(index: Int, bits: UInt64)]
+
+    init(_ ids: [Int32]) {
+        var byIndex: [Int: UInt64] = [:]
+        for id in ids { byIndex[Int(id) >> 6, default: 0] |= 1 << UInt64(id & 63) }
+        words = byIndex.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    @inline(__always) func intersects(_ present: [UInt64]) -> Bool {
+        for w in words where w.index < present.count && present[w.index] & w.bits != 0 { return true }
+        return false
+    }
+}
