@@ -29,6 +29,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Only the in-process evaluation benchmark.")
     var evaluationOnly = false
 
+    @Flag(help: "Also run the validate endpoint with decisions kept in memory, to separate the cost of durability.")
+    var compareMemoryStore = false
+
     func run() async throws {
         #if DEBUG
         print("note: this is a debug build; measure with `swift build -c release` and .build/release/acgs bench")
@@ -149,6 +152,16 @@ struct Bench: AsyncParsableCommand {
                 wrk, url: "http://127.0.0.1:\(validatePort)/api/v1/constitutional/validate", body: body, hash: hash,
                 connections: connections, duration: duration)
             print(validateResult.row("POST /api/v1/constitutional/validate"))
+            if compareMemoryStore {
+                let memoryRuntime = GovernanceRuntime(constitution: runtime.constitution, decisions: InMemoryDecisionRepository(), logger: logger)
+                let memoryApp = buildApplication(service: .constitutionalAI, runtime: memoryRuntime, host: "127.0.0.1", port: validatePort + 1, logger: logger)
+                group.addTask { try await memoryApp.runService(gracefulShutdownSignals: []) }
+                try await Task.sleep(for: .milliseconds(300))
+                let memoryResult = try Wrk.run(
+                    wrk, url: "http://127.0.0.1:\(validatePort + 1)/api/v1/constitutional/validate", body: body, hash: hash,
+                    connections: connections, duration: duration)
+                print(memoryResult.row("  same, decisions in memory (not durable)"))
+            }
             let throughputRatio = validateResult.requestsPerSecond / bareResult.requestsPerSecond
             let latencyRatio = validateResult.p99 / bareResult.p99
             print(String(format: "validate/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
