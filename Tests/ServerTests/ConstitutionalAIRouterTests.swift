@@ -271,3 +271,34 @@ struct BadInputTests {
         #expect(wrongMethod.headers[.contentType]?.hasPrefix("application/json") == true)
     }
 }
+
+@Suite("Decision cache")
+struct DecisionCacheTests {
+    @Test func theSameInputWrittenDifferentlyIsACacheHit() async throws {
+        let h = try Harness()
+        let (first, second, third) = try await h.test { client in
+            let a = try await client.execute(
+                uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"content": "hi", "context": {"a": 1, "b": 2}}"#))
+            let b = try await client.execute(
+                uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{ "context": {"b": 2, "a": 1},  "content": "hi" }"#))
+            let c = try await client.execute(
+                uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"content": "hi", "context": {"a": 1, "b": 3}}"#))
+            return (a.json, b.json, c.json)
+        }
+        #expect(first["metadata"]["cache_hit"] == false)
+        #expect(second["metadata"]["cache_hit"] == true)
+        #expect(third["metadata"]["cache_hit"] == false)
+    }
+
+    @Test func aRepeatedInvalidBodyIsStillRefused() async throws {
+        let h = try Harness()
+        let statuses = try await h.test { client in
+            var out: [HTTPResponse.Status] = []
+            for _ in 0..<2 {
+                out.append(try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"contnet": "x"}"#)).status)
+            }
+            return out
+        }
+        #expect(statuses == [.badRequest, .badRequest])
+    }
+}

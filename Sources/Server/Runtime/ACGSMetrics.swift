@@ -17,6 +17,7 @@ public final class ACGSMetrics: Sendable {
     private let cacheHitRate: Gauge
     private let complianceRate: Gauge
     private let governed = Atomic<Int>(0)
+    private let cacheHits = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
 
     /// Buckets around the latency budget: sub-millisecond resolution up to the guide's 5 ms alert.
@@ -67,11 +68,13 @@ public final class ACGSMetrics: Sendable {
         histogram.record(duration)
     }
 
-    func recordDecision(_ outcome: Outcome, cacheHitRate rate: Double) {
+    /// Counts a decision; the hit rate is the share of decisions answered from the cache.
+    func recordDecision(_ outcome: Outcome, cacheHit: Bool) {
         decisionCounters[outcome]?.increment()
         let ok = governed.add(1, ordering: .relaxed).newValue
+        let hits = cacheHit ? cacheHits.add(1, ordering: .relaxed).newValue : cacheHits.load(ordering: .relaxed)
         complianceRate.set(to: Double(ok) / Double(ok + failed.load(ordering: .relaxed)))
-        cacheHitRate.set(to: rate)
+        cacheHitRate.set(to: Double(hits) / Double(ok))
     }
 
     /// A governed request that could not be decided and recorded (the store failed, or the

@@ -36,9 +36,9 @@ public struct Decision: Sendable {
 struct DecisionService: Sendable {
     let runtime: GovernanceRuntime
 
-    /// Judges one request body. Identical bytes from the same agent under the same constitution
-    /// are answered from the cache without parsing them again (they were valid the first time);
-    /// otherwise `parse` checks the body and builds the input. Returns only after the decision
+    /// Judges one request body. The cache is keyed by the canonical input; the exact bytes of a body
+    /// are an alias for it, so that a repeated body is answered without parsing it again (it was
+    /// valid the first time). Otherwise `parse` checks the body and builds the input. Returns only after the decision
     /// record is durable; if it cannot be stored the request fails closed with 503 and no decision.
     func decide(
         body: ByteBuffer, agent: JSONValue, parse: (JSONValue, CompiledConstitution) throws -> (JudgedInput, Set<String>?)
@@ -51,9 +51,10 @@ struct DecisionService: Sendable {
         body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         let key = "raw:\(constitution.hash):" + Digest.hex(hasher.finalize())
         let entry: CachedEvaluation
-        let cached = runtime.cache.get(key)
-        if let cached {
+        var hit = false
+        if let cached = runtime.cache.get(key) {
             entry = cached
+            hit = true
         } else {
             let json: JSONValue
             do {
@@ -63,10 +64,18 @@ struct DecisionService: Sendable {
                 throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
             }
             let (input, principles) = try parse(json, constitution)
-            entry = Self.evaluate(input, principles: principles, under: constitution)
+            // The same input written differently (spacing, key order) shares the canonical entry.
+            let canonicalKey = Self.canonicalKey(input, principles: principles, constitution: constitution)
+            if let canonical = runtime.cache.get(canonicalKey) {
+                entry = canonical
+                hit = true
+            } else {
+                entry = Self.evaluate(input, principles: principles, under: constitution)
+                runtime.cache.set(canonicalKey, entry)
+            }
             runtime.cache.set(key, entry)
         }
-        return try await record([(entry, cached != nil, start)], agent: agent, constitution: constitution)[0]
+        return try await record([(entry, hit, start)], agent: agent, constitution: constitution)[0]
     }
 
     /// Judges several inputs; all are stored in one batch, all or none.
@@ -76,12 +85,7 @@ struct DecisionService: Sendable {
         judged.reserveCapacity(inputs.count)
         for (input, principles) in inputs {
             let start = ContinuousClock.now
-            var keyValue = input.canonicalValue
-            if case .object(var fields) = keyValue {
-                fields["principles"] = principles.map { .array($0.sorted().map(JSONValue.string)) } ?? .null
-                keyValue = .object(fields)
-            }
-            let key = "canonical:\(constitution.hash):" + Digest.sha256Hex(CanonicalJSON.encode(keyValue))
+            let key = Self.canonicalKey(input, principles: principles, constitution: constitution)
             if let cached = runtime.cache.get(key) {
                 judged.append((cached, true, start))
             } else {
@@ -91,6 +95,17 @@ struct DecisionService: Sendable {
             }
         }
         return try await record(judged, agent: inputs.first?.0.agent ?? .null, constitution: constitution)
+    }
+
+    /// The cache key of an input: the constitutional hash and a digest of the canonical input
+    /// (with the acting agent and the principles filter, which change the decision too).
+    static func canonicalKey(_ input: JudgedInput, principles: Set<String>?, constitution: CompiledConstitution) -> String {
+        var keyValue = input.canonicalValue
+        if case .object(var fields) = keyValue {
+            fields["principles"] = principles.map { .array($0.sorted().map(JSONValue.string)) } ?? .null
+            keyValue = .object(fields)
+        }
+        return "canonical:\(constitution.hash):" + Digest.sha256Hex(CanonicalJSON.encode(keyValue))
     }
 
     /// Everything a decision on this input needs, computed once per distinct input.
@@ -140,8 +155,7 @@ struct DecisionService: Sendable {
             runtime.logger.error("decision store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
             throw APIError.unavailable("the decision could not be recorded, so none is given; retry later", code: "decision_store_unavailable")
         }
-        let hitRate = runtime.cache.statistics.hitRate
-        for d in decisions { runtime.metrics.recordDecision(d.evaluation.outcome, cacheHitRate: hitRate) }
+        for d in decisions { runtime.metrics.recordDecision(d.evaluation.outcome, cacheHit: d.cacheHit) }
         return decisions
     }
 
