@@ -16,6 +16,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HTTPField.Name {
+    // Constant, valid token names: these initialisers cannot return nil.
     public static let constitutionalHash = Self("X-Constitutional-Hash")!
     public static let xFrameOptions = Self("X-Frame-Options")!
     public static let xXSSProtection = Self("X-XSS-Protection")!
