@@ -269,7 +269,8 @@ public enum ConstitutionLoader {
 }
 
 extension String {
-    var trimmingWhitespace: Substring {
+    /// The string without leading and trailing white space (Unicode-aware, no Foundation).
+    public var trimmingWhitespace: Substring {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })

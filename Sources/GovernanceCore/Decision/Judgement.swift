@@ -2,7 +2,10 @@
 /// otherwise allow, with warnings reported.
 enum Judgement {
     /// Combines the matched rules (with their recommendations, if written) into an evaluation.
-    static func combine(_ matches: [(Violation, String?)], constitution: ConstitutionDocument) -> Evaluation {
+    static func combine(_ matches: [(Violation, String?)], constitution: ConstitutionDocument, cleanReasoning: String) -> Evaluation {
+        if matches.isEmpty {
+            return Evaluation(outcome: .allow, violations: [], score: 1, violatedPrinciples: [], reasoning: cleanReasoning, recommendations: [])
+        }
         let violations = matches.map(\.0)
         let outcome: Outcome =
             violations.contains { $0.effect == .deny } ? .deny : (violations.contains { $0.effect == .escalate } ? .escalate : .allow)

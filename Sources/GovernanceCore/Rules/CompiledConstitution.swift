@@ -33,6 +33,8 @@ public final class CompiledConstitution: Sendable {
     /// Rules that must be considered for every input.
     let general: [Int]
     let principlesById: [String: Principle]
+    /// The reasoning of an allow with no match, the most common decision, written once.
+    let cleanReasoning: String
 
     public var hash: String { identity.hash }
     public var version: String { document.version }
@@ -99,6 +101,7 @@ public final class CompiledConstitution: Sendable {
         self.byTool = byTool
         self.general = general
         self.principlesById = Dictionary(document.principles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        self.cleanReasoning = Judgement.reasoning(.allow, [], document)
     }
 
     /// The `action.type` or `action.tool` values a rule requires, from the conjuncts at the top of
@@ -157,6 +160,6 @@ public final class CompiledConstitution: Sendable {
                 evidence: scope.finishedEvidence())
             matches.append((violation, d.recommendation))
         }
-        return Judgement.combine(matches, constitution: document)
+        return Judgement.combine(matches, constitution: document, cleanReasoning: cleanReasoning)
     }
 }

@@ -99,16 +99,7 @@ struct Vocabulary: Sendable {
             var copy = text
             copy.withUTF8 { bytes in
                 var tokenizer = Tokenizer(vocabulary: self, result: result)
-                for offset in 0..<bytes.count {
-                    let b = bytes[offset]
-                    if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
-                        tokenizer.append(b, at: offset, end: offset + 1)
-                    } else if b >= 0x41 && b <= 0x5A {
-                        tokenizer.append(b + 0x20, at: offset, end: offset + 1)
-                    } else {
-                        tokenizer.finishWord(end: offset)
-                    }
-                }
+                for offset in 0..<bytes.count { tokenizer.ascii(bytes[offset], at: offset) }
                 tokenizer.finishWord(end: bytes.count)
             }
         }
@@ -123,14 +114,7 @@ struct Vocabulary: Sendable {
         for scalar in text.unicodeScalars {
             let width = UTF8.width(scalar)
             if scalar.isASCII {
-                let b = UInt8(scalar.value)
-                if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
-                    tokenizer.append(b, at: offset, end: offset + 1)
-                } else if b >= 0x41 && b <= 0x5A {
-                    tokenizer.append(b + 0x20, at: offset, end: offset + 1)
-                } else {
-                    tokenizer.finishWord(end: offset)
-                }
+                tokenizer.ascii(UInt8(scalar.value), at: offset)
             } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
                 for b in String(scalar).lowercased().utf8 { tokenizer.append(b, at: offset, end: offset + width) }
             } else {
@@ -155,6 +139,17 @@ struct Vocabulary: Sendable {
             self.vocabulary = vocabulary
             self.result = result
             word.reserveCapacity(32)
+        }
+
+        /// An ASCII byte: letters (case folded) and digits extend the word, anything else ends it.
+        @inline(__always) mutating func ascii(_ b: UInt8, at offset: Int) {
+            if (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) {
+                append(b, at: offset, end: offset + 1)
+            } else if b >= 0x41 && b <= 0x5A {
+                append(b + 0x20, at: offset, end: offset + 1)
+            } else {
+                finishWord(end: offset)
+            }
         }
 
         @inline(__always) mutating func append(_ byte: UInt8, at offset: Int, end: Int) {
