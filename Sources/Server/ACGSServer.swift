@@ -1,6 +1,7 @@
 import Foundation
 import GovernanceCore
 import Hummingbird
+import Identity
 import Logging
 import ServiceLifecycle
 import Storage
@@ -14,26 +15,47 @@ public enum ACGSServer {
         return try CompiledConstitution(source: text, file: path)
     }
 
-    /// The shared core on the embedded store in the data directory.
-    public static func makeRuntime(_ configuration: ServerConfiguration, logger: Logger) async throws -> (GovernanceRuntime, SQLiteDecisionRepository) {
-        let constitution = try loadConstitution(path: configuration.constitutionPath)
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let store = try await SQLiteDecisionRepository.open(path: configuration.dataDirectory + "/acgs.sqlite", logger: logger)
-        let runtime = GovernanceRuntime(
-            constitution: constitution, decisions: store, cacheCapacity: configuration.cacheMaxEntries,
-            cacheTTL: .seconds(configuration.cacheTTLSeconds), logger: logger)
-        return (runtime, store)
+    /// The stores a runtime was built on, to close on shutdown.
+    public struct Stores: Sendable {
+        public var decisions: SQLiteDecisionRepository
+        public var identities: SQLiteIdentityRepository
     }
 
-    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
-        let (runtime, store) = try await makeRuntime(configuration, logger: logger)
+    /// The shared core on the embedded store in the data directory: decisions and identities in
+    /// `acgs.sqlite`, signing keys in `keys/` (owner-only).
+    public static func makeRuntime(_ configuration: ServerConfiguration, logger: Logger) async throws -> (GovernanceRuntime, Stores) {
+        let constitution = try loadConstitution(path: configuration.constitutionPath)
+        let directory = configuration.dataDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let decisions = try await SQLiteDecisionRepository.open(path: directory + "/acgs.sqlite", logger: logger)
+        let identities = try await SQLiteIdentityRepository.open(path: directory + "/acgs.sqlite", logger: logger)
+        let policy = AuthPolicy()
+        let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
+        let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+        let runtime = GovernanceRuntime(
+            constitution: constitution, decisions: decisions, identities: identities, tokens: tokens, authPolicy: policy,
+            cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds), logger: logger)
+        return (runtime, Stores(decisions: decisions, identities: identities))
+    }
+
+    /// Runs the services. `onFirstAdmin` receives the generated password of the first admin, when
+    /// one had to be created without `ACGS_ADMIN_PASSWORD`, so that the command line can show it once.
+    public static func run(
+        _ configuration: ServerConfiguration, adminPassword: String?, logger: Logger,
+        onFirstAdmin: @Sendable (String, String) -> Void = { _, _ in }
+    ) async throws {
+        let (runtime, stores) = try await makeRuntime(configuration, logger: logger)
+        if let created = try await runtime.auth.ensureAdmin(password: adminPassword) {
+            logger.notice("first start: created the admin account", metadata: ["username": "\(created.username)"])
+            if let generated = created.generatedPassword { onFirstAdmin(created.username, generated) }
+        }
         logger.info(
             "constitution loaded",
             metadata: [
                 "constitutional_hash": "\(runtime.activeHash)", "version": "\(runtime.constitution.version)",
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
-        var services: [any Service] = [SQLiteCheckpointer(repository: store, logger: logger)]
+        var services: [any Service] = [SQLiteCheckpointer(repository: stores.decisions, logger: logger)]
         for service in configuration.services {
             let port = configuration.port(of: service)
             services.append(buildApplication(service: service, runtime: runtime, host: configuration.host, port: port, logger: logger))
@@ -41,7 +63,8 @@ public enum ACGSServer {
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        defer { Task { try? await store.close() } }
         try await group.run()
+        try? await stores.decisions.close()
+        try? await stores.identities.close()
     }
 }

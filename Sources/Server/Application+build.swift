@@ -1,5 +1,6 @@
 import GovernanceCore
 import Hummingbird
+import Identity
 import Logging
 
 /// The router of one service: shared middleware, health and metrics, then the service's routes.
@@ -11,10 +12,13 @@ public func buildRouter(service: ServiceName, runtime: GovernanceRuntime) -> Rou
     router.add(middleware: SecurityHeadersMiddleware(runtime: runtime))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: ConstitutionalHashMiddleware(runtime: runtime))
+    router.add(middleware: AuthenticationMiddleware(auth: runtime.auth))
     HealthController(service: service, runtime: runtime).addRoutes(to: router)
     switch service {
     case .constitutionalAI:
         ConstitutionalAIController(runtime: runtime).addRoutes(to: router)
+    case .auth:
+        AuthController(runtime: runtime).addRoutes(to: router)
     }
     return router
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GovernanceCore
 import Hummingbird
+import Identity
 import Logging
 import Server
 import Storage
@@ -131,10 +132,16 @@ struct Bench: AsyncParsableCommand {
         logger.logLevel = .warning
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
-        let (runtime, store) = try await ACGSServer.makeRuntime(configuration, logger: logger)
-        let barePort = portBase, validatePort = portBase + 1
+        let (runtime, stores) = try await ACGSServer.makeRuntime(configuration, logger: logger)
+        let store = stores.decisions
+        let barePort = portBase, validatePort = portBase + 1, authPort = portBase + 3
+        // An agent and its key, as a real client would have; the key is exchanged for a token too.
+        let agent = try await runtime.auth.createAgent(name: "bench-agent", owner: "bench", by: nil)
+        let apiKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
+        let accessToken = try await runtime.auth.apiKeyGrant(key: apiKey).accessToken
         let bare = BareApplication.build(port: barePort, logger: logger)
         let full = buildApplication(service: .constitutionalAI, runtime: runtime, host: "127.0.0.1", port: validatePort, logger: logger)
+        let authApp = buildApplication(service: .auth, runtime: runtime, host: "127.0.0.1", port: authPort, logger: logger)
 
         let body = CanonicalJSON.encode(BenchInputs.httpBody)
         let hash = runtime.activeHash
@@ -142,6 +149,7 @@ struct Bench: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await bare.runService(gracefulShutdownSignals: []) }
             group.addTask { try await full.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await authApp.runService(gracefulShutdownSignals: []) }
             group.addTask { try await checkpointer.run() }
             try await Task.sleep(for: .milliseconds(500))
             print("\nHTTP at \(connections) keep-alive connections, \(duration) s per endpoint after a 2 s warm-up (wrk -t2, loopback)")
@@ -150,16 +158,29 @@ struct Bench: AsyncParsableCommand {
             print(bareResult.row("bare Hummingbird JSON (POST /bare)"))
             let validateResult = try Wrk.run(
                 wrk, url: "http://127.0.0.1:\(validatePort)/api/v1/constitutional/validate", body: body, hash: hash,
-                connections: connections, duration: duration)
-            print(validateResult.row("POST /api/v1/constitutional/validate"))
+                bearer: accessToken, connections: connections, duration: duration)
+            print(validateResult.row("POST /api/v1/constitutional/validate (JWT)"))
+            let keyResult = try Wrk.run(
+                wrk, url: "http://127.0.0.1:\(validatePort)/api/v1/constitutional/validate", body: body, hash: hash,
+                bearer: apiKey, connections: connections, duration: duration)
+            print(keyResult.row("  same, with the API key as bearer"))
+            let authResult = try Wrk.run(
+                wrk, url: "http://127.0.0.1:\(authPort)/api/v1/auth/validate", body: CanonicalJSON.encode(["token": .string(accessToken)]),
+                hash: hash, connections: connections, duration: duration)
+            print(authResult.row("POST /api/v1/auth/validate"))
+            let authRatio = (authResult.requestsPerSecond / bareResult.requestsPerSecond, authResult.p99 / bareResult.p99)
+            print(String(format: "auth/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
+                authRatio.0, authRatio.0 >= 0.5 ? "met" : "NOT met", authRatio.1, authRatio.1 <= 1.5 ? "met" : "NOT met"))
             if compareMemoryStore {
-                let memoryRuntime = GovernanceRuntime(constitution: runtime.constitution, decisions: InMemoryDecisionRepository(), logger: logger)
+                let memoryRuntime = GovernanceRuntime(
+                    constitution: runtime.constitution, decisions: InMemoryDecisionRepository(), identities: stores.identities,
+                    tokens: runtime.auth.tokens, logger: logger)
                 let memoryApp = buildApplication(service: .constitutionalAI, runtime: memoryRuntime, host: "127.0.0.1", port: validatePort + 1, logger: logger)
                 group.addTask { try await memoryApp.runService(gracefulShutdownSignals: []) }
                 try await Task.sleep(for: .milliseconds(300))
                 let memoryResult = try Wrk.run(
                     wrk, url: "http://127.0.0.1:\(validatePort + 1)/api/v1/constitutional/validate", body: body, hash: hash,
-                    connections: connections, duration: duration)
+                    bearer: apiKey, connections: connections, duration: duration)
                 print(memoryResult.row("  same, decisions in memory (not durable)"))
             }
             let throughputRatio = validateResult.requestsPerSecond / bareResult.requestsPerSecond
@@ -171,6 +192,7 @@ struct Bench: AsyncParsableCommand {
             group.cancelAll()
         }
         try await store.close()
+        try await stores.identities.close()
     }
 
     static func which(_ name: String) -> String? {
@@ -217,7 +239,7 @@ struct Wrk {
 
     static func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
 
-    static func run(_ wrk: String, url: String, body: String, hash: String, connections: Int, duration: Int) throws -> Wrk {
+    static func run(_ wrk: String, url: String, body: String, hash: String, bearer: String? = nil, connections: Int, duration: Int) throws -> Wrk {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-bench-\(UUID().uuidString).lua")
         let escaped = body.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         let lua = """
@@ -225,6 +247,7 @@ struct Wrk {
             wrk.body = "\(escaped)"
             wrk.headers["Content-Type"] = "application/json"
             wrk.headers["X-Constitutional-Hash"] = "\(hash)"
+            \(bearer.map { "wrk.headers[\"Authorization\"] = \"Bearer \($0)\"" } ?? "")
             """
         try lua.write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }

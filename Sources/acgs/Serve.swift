@@ -48,7 +48,12 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "acgs")
         do {
-            try await ACGSServer.run(configuration, logger: logger)
+            try await ACGSServer.run(
+                configuration, adminPassword: ProcessInfo.processInfo.environment["ACGS_ADMIN_PASSWORD"], logger: logger
+            ) { username, password in
+                // Shown once, on the terminal only: it is never logged or stored in clear.
+                print("First start: created admin account '\(username)' with password \(password)\nChange it with POST /api/v1/auth/users/<id>/password.")
+            }
         } catch let error as ConstitutionError {
             FileHandle.standardError.write(Data(("refusing to start: the constitution cannot be trusted:\n\(error.description)\n").utf8))
             throw ExitCode(78)

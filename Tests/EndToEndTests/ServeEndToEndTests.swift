@@ -27,14 +27,26 @@ struct ServeEndToEndTests {
         let data = try temporaryDirectory()
         let body = #"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf / --no-preserve-root"}}}"#
         var decisionId = ""
+        // An agent and its key, created offline against the same data directory.
+        let created = try run(try acgsBinary(), ["agent", "create", "e2e-agent", "--owner", "tests", "--data-dir", data])
+        #expect(created.status == 0, "\(created.stderr)")
+        let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count))
         do {
-            let server = try ServerProcess(arguments: ["--data-dir", data])
+            let server = try ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": "an admin password for e2e"])
+            defer { _ = server.stop() }
             try await server.waitUntilServing("http://localhost:32768/health/ready")
+            let unauthenticated = try run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://localhost:32768/api/v1/constitutional/validate",
+                    "-H", "Content-Type: application/json", "-H", "X-Constitutional-Hash: cdd01ef066bc6cf2", "-d", body,
+                ])
+            #expect(unauthenticated.stdout == "401")
             let result = try run(
                 "/usr/bin/curl",
                 [
                     "-s", "-X", "POST", "http://localhost:32768/api/v1/constitutional/validate", "-H", "Content-Type: application/json",
-                    "-H", "X-Constitutional-Hash: cdd01ef066bc6cf2", "-d", body,
+                    "-H", "X-Constitutional-Hash: cdd01ef066bc6cf2", "-H", "Authorization: Bearer \(key)", "-d", body,
                 ])
             let json = try JSONDecoder().decode(JSONValue.self, from: Data(result.stdout.utf8))
             #expect(json["decision"] == "deny")

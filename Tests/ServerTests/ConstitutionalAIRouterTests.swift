@@ -13,7 +13,7 @@ let validatePath = "/api/v1/constitutional/validate"
 @Suite("Constitutional AI endpoints")
 struct ConstitutionalAIRouterTests {
     @Test func deniesADestructiveActionWithEvidenceAndStoresIt() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let body = #"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf /srv/data"}}, "content": "tidy up"}"#
         let response = try await h.test { client in
             try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
@@ -39,7 +39,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func acceptsTheACGS2ContentForm() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in
             try await client.execute(
                 uri: validatePath, method: .post, headers: h.headers(),
@@ -53,7 +53,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func escalatesAProductionChange() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in
             try await client.execute(
                 uri: validatePath, method: .post, headers: h.headers(),
@@ -63,7 +63,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func secretsAreMaskedInEvidenceAndInTheStore() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let key = "AKIAIOSFODNN7EXAMPLE"
         let response = try await h.test { client in
             try await client.execute(
@@ -79,7 +79,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func secondIdenticalRequestIsACacheHitWithItsOwnRecord() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let body = #"{"content": "hello", "context": {"environment": "production"}}"#
         let (first, second) = try await h.test { client in
             let a = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
@@ -95,7 +95,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func batchJudgesEveryInputInOrder() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let body = """
             {"inputs": [
               {"content": "fine"},
@@ -113,7 +113,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func batchWithOneBadInputRecordsNothing() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let body = #"{"inputs": [{"content": "fine"}, {"context": {}}]}"#
         let response = try await h.test { client in
             try await client.execute(uri: validatePath + "/batch", method: .post, headers: h.headers(), body: ByteBuffer(json: body))
@@ -124,7 +124,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func batchLimits() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let many = "{\"inputs\": [" + Array(repeating: #"{"content": "x"}"#, count: 1001).joined(separator: ",") + "]}"
         let (tooMany, empty) = try await h.test { client in
             let a = try await client.execute(uri: validatePath + "/batch", method: .post, headers: h.headers(), body: ByteBuffer(json: many))
@@ -136,7 +136,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func listsPrinciplesAndTheConstitution() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let (principles, constitution) = try await h.test { client in
             let a = try await client.execute(uri: "/api/v1/constitutional/principles", method: .get, headers: h.headers(contentType: nil))
             let b = try await client.execute(uri: "/api/v1/constitution", method: .get, headers: h.headers(contentType: nil))
@@ -153,7 +153,7 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func failsClosedWhenTheStoreIsDown() async throws {
-        let h = try Harness(store: FailingRepository())
+        let h = try await Harness(store: FailingRepository())
         let (validate, ready) = try await h.test { client in
             let a = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"content": "hi"}"#))
             let b = try await client.execute(uri: "/health/ready", method: .get)
@@ -174,7 +174,7 @@ struct BadInputTests {
 
     @Test(arguments: postEndpoints + getEndpoints)
     func missingHashIs400AndWrongHashIs409(path: String) async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let method: HTTPRequest.Method = path.contains("validate") ? .post : .get
         let (missing, wrong) = try await h.test { client in
             var noHash = h.headers()
@@ -215,7 +215,7 @@ struct BadInputTests {
         ("", "empty_body"),
     ])
     func validateRejectsMalformedBodies(body: String, code: String) async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in
             try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
         }
@@ -226,7 +226,7 @@ struct BadInputTests {
     }
 
     @Test func errorMessagesNameTheField() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let (typeError, unknown) = try await h.test { client in
             let a = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"action": {"type": 7}}"#))
             let b = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"contnet": "x"}"#))
@@ -238,7 +238,7 @@ struct BadInputTests {
 
     @Test(arguments: postEndpoints)
     func oversizedBodiesAre413(path: String) async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let size = path.hasSuffix("batch") ? 17 * 1024 * 1024 : 1024 * 1024 + 10
         let body = #"{"content": ""# + String(repeating: "a", count: size) + #""}"#
         let response = try await h.test { client in
@@ -251,7 +251,7 @@ struct BadInputTests {
 
     @Test(arguments: postEndpoints)
     func nonJSONContentTypeIs415(path: String) async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in
             try await client.execute(uri: path, method: .post, headers: h.headers(contentType: "text/plain"), body: ByteBuffer(json: #"{"content": "x"}"#))
         }
@@ -260,7 +260,7 @@ struct BadInputTests {
     }
 
     @Test func unknownRoutesAndMethodsAnswerJSON() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let (unknown, wrongMethod) = try await h.test { client in
             let a = try await client.execute(uri: "/api/v1/nothing", method: .get, headers: h.headers())
             let b = try await client.execute(uri: "/health", method: .delete)
@@ -275,7 +275,7 @@ struct BadInputTests {
 @Suite("Decision cache")
 struct DecisionCacheTests {
     @Test func theSameInputWrittenDifferentlyIsACacheHit() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let (first, second, third) = try await h.test { client in
             let a = try await client.execute(
                 uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"content": "hi", "context": {"a": 1, "b": 2}}"#))
@@ -291,7 +291,7 @@ struct DecisionCacheTests {
     }
 
     @Test func aRepeatedInvalidBodyIsStillRefused() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let statuses = try await h.test { client in
             var out: [HTTPResponse.Status] = []
             for _ in 0..<2 {

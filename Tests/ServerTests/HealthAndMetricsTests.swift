@@ -10,7 +10,7 @@ import Testing
 @Suite("Health, metrics and headers")
 struct HealthAndMetricsTests {
     @Test func healthAnswersTheGuideShape() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in try await client.execute(uri: "/health", method: .get) }
         #expect(response.status == .ok)
         #expect(response.json["status"] == "healthy")
@@ -21,7 +21,7 @@ struct HealthAndMetricsTests {
     }
 
     @Test func livenessAndReadiness() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let (live, ready) = try await h.test { client in
             (try await client.execute(uri: "/health/live", method: .get), try await client.execute(uri: "/health/ready", method: .get))
         }
@@ -32,7 +32,7 @@ struct HealthAndMetricsTests {
 
     @Test(arguments: ["/health", "/health/live", "/health/ready", "/metrics", "/nope", validatePath])
     func everyResponseCarriesTheSecurityHeaders(path: String) async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let response = try await h.test { client in
             try await client.execute(uri: path, method: path == validatePath ? .post : .get, headers: [:])
         }
@@ -43,7 +43,7 @@ struct HealthAndMetricsTests {
     }
 
     @Test func metricsExposeTheGuideSeries() async throws {
-        let h = try Harness()
+        let h = try await Harness()
         let text = try await h.test { client in
             for body in [#"{"content": "a"}"#, #"{"content": "a"}"#, #"{"action": {"type": "shell", "arguments": {"command": "rm -rf /"}}}"#] {
                 try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))

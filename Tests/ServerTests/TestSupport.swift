@@ -3,6 +3,7 @@ import Foundation
 import GovernanceCore
 import Hummingbird
 import HummingbirdTesting
+import Identity
 import Storage
 import Testing
 
@@ -63,24 +64,59 @@ struct FailingRepository: DecisionRepository {
 struct Harness {
     let runtime: GovernanceRuntime
     let store: any DecisionRepository
+    let identities: InMemoryIdentityRepository
+    let events = RecordingAuthEventSink()
+    /// An active agent and its API key, sent by default.
+    let agent: AgentRecord
+    let agentKey: String
     var hash: String { runtime.activeHash }
+    var auth: AuthService { runtime.auth }
 
-    init(store: any DecisionRepository = InMemoryDecisionRepository()) throws {
+    init(store: any DecisionRepository = InMemoryDecisionRepository()) async throws {
         self.store = store
-        self.runtime = GovernanceRuntime(constitution: try CompiledConstitution(source: testConstitutionSource), decisions: store)
+        let identities = InMemoryIdentityRepository()
+        self.identities = identities
+        var policy = AuthPolicy()
+        policy.bcryptCost = 4  // fast tests; production uses 12
+        let keys = try await SigningKeyStore(directory: try temporaryDirectory() + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
+        let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+        self.runtime = GovernanceRuntime(
+            constitution: try CompiledConstitution(source: testConstitutionSource), decisions: store, identities: identities, tokens: tokens,
+            authEvents: events, authPolicy: policy)
+        agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
+        agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
     }
 
-    func test<T>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        let app = Application(router: buildRouter(service: .constitutionalAI, runtime: runtime))
+    func test<T>(service: ServiceName = .constitutionalAI, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        let app = Application(router: buildRouter(service: service, runtime: runtime))
         return try await app.test(.router, body)
     }
 
-    func headers(hash: String? = nil, contentType: String? = "application/json") -> HTTPFields {
+    /// Headers of an API request: JSON, the active hash, and the test agent's key unless told otherwise.
+    func headers(hash: String? = nil, contentType: String? = "application/json", bearer: String?? = .none) -> HTTPFields {
         var h: HTTPFields = [:]
         if let contentType { h[.contentType] = contentType }
         h[HTTPField.Name("X-Constitutional-Hash")!] = hash ?? self.hash
+        switch bearer {
+        case .none: h[.authorization] = "Bearer \(agentKey)"
+        case .some(.none): break
+        case .some(.some(let token)): h[.authorization] = "Bearer \(token)"
+        }
         return h
     }
+
+    /// A person with these roles and a password, signed in; returns the access token.
+    func signIn(roles: [Role], username: String = "person-\(Int.random(in: 0..<1_000_000))", password: String = "correct horse battery staple") async throws -> (UserRecord, String) {
+        let user = try await auth.createUser(username: username, password: password, roles: roles, by: nil)
+        let grant = try await auth.passwordGrant(username: username, password: password, otp: nil)
+        return (user, grant.accessToken)
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
 }
 
 extension ByteBuffer {

@@ -1,8 +1,11 @@
 import Hummingbird
+import Identity
 
 /// The request context of every ACGS-2 service.
 public struct ACGSRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The authenticated caller, set by the authentication middleware.
+    public var principal: Principal?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -142,7 +142,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
 
     /// Variables read by other parts of `acgs` rather than by the server configuration.
-    static let reservedEnvironment: Set<String> = ["ACGS_BENCH_DURATION"]
+    static let reservedEnvironment: Set<String> = ["ACGS_ADMIN_PASSWORD", "ACGS_BINARY"]
 
     public func port(of service: ServiceName) -> Int { ports[service] ?? service.defaultPort }
 }

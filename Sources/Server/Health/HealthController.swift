@@ -2,7 +2,8 @@ import GovernanceCore
 import Hummingbird
 
 /// `/health`, `/health/live`, `/health/ready` and `/metrics`, the same on every service.
-struct HealthController<Context: RequestContext> {
+struct HealthController {
+    typealias Context = ACGSRequestContext
     let service: ServiceName
     let runtime: GovernanceRuntime
     static var version: String { ACGSVersion.current }

@@ -1,6 +1,7 @@
 import Cache
 import Foundation
 import GovernanceCore
+import Identity
 import Logging
 import Storage
 import Synchronization
@@ -8,8 +9,9 @@ import Synchronization
 /// The shared core that every service listener stands on: the active constitution, the decision
 /// cache, the decision store and the metrics. One per process.
 public final class GovernanceRuntime: Sendable {
-    private let active: Mutex<CompiledConstitution>
+    private let active: ActiveConstitution
     public let decisions: any DecisionRepository
+    public let auth: AuthService
     public let cache: LRUCache<String, CachedEvaluation>
     public let metrics: ACGSMetrics
     public let logger: Logger
@@ -18,10 +20,15 @@ public final class GovernanceRuntime: Sendable {
     let decisionIDs = DecisionIDs()
 
     public init(
-        constitution: CompiledConstitution, decisions: any DecisionRepository, cacheCapacity: Int = 10_000,
+        constitution: CompiledConstitution, decisions: any DecisionRepository, identities: any IdentityRepository, tokens: TokenService,
+        authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
         cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), logger: Logger = Logger(label: "acgs")
     ) {
-        self.active = Mutex(constitution)
+        let active = ActiveConstitution(constitution)
+        self.active = active
+        self.auth = AuthService(
+            repository: identities, tokens: tokens, events: authEvents ?? LoggingAuthEventSink(logger: logger), policy: authPolicy,
+            cacheCapacity: cacheCapacity, constitutionalHash: { active.current.hash })
         self.decisions = decisions
         self.cache = LRUCache(capacity: cacheCapacity, ttl: cacheTTL)
         self.metrics = metrics
@@ -29,13 +36,22 @@ public final class GovernanceRuntime: Sendable {
         self.committer = GroupCommitter { records in try await decisions.append(records) }
     }
 
-    public var constitution: CompiledConstitution { active.withLock { $0 } }
+    public var constitution: CompiledConstitution { active.current }
     public var activeHash: String { constitution.hash }
 
     public var uptimeSeconds: Double {
         let elapsed = ContinuousClock.now - startedAt
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
+}
+
+/// The constitution in force, swapped as a whole when an amendment is ratified.
+final class ActiveConstitution: Sendable {
+    private let value: Mutex<CompiledConstitution>
+
+    init(_ constitution: CompiledConstitution) { value = Mutex(constitution) }
+
+    var current: CompiledConstitution { value.withLock { $0 } }
 }
 
 /// What the cache keeps for an input: the evaluation and what the decision record needs, so that a

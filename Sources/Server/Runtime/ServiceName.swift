@@ -3,11 +3,13 @@ import Foundation
 /// The services of the deployment guide. Each is a listener over the shared core.
 public enum ServiceName: String, Sendable, Hashable, CaseIterable, Codable {
     case constitutionalAI = "constitutional-ai"
+    case auth
 
     /// The port of the deployment guide.
     public var defaultPort: Int {
         switch self {
         case .constitutionalAI: 32768
+        case .auth: 8016
         }
     }
 

@@ -1,8 +1,10 @@
 import GovernanceCore
 import Hummingbird
+import Storage
 
 /// The Constitutional AI service: judges agent actions and content against the active constitution.
-struct ConstitutionalAIController<Context: RequestContext> {
+struct ConstitutionalAIController {
+    typealias Context = ACGSRequestContext
     let runtime: GovernanceRuntime
     var decisions: DecisionService { DecisionService(runtime: runtime) }
 
@@ -11,16 +13,21 @@ struct ConstitutionalAIController<Context: RequestContext> {
     static var maxBatchSize: Int { 1000 }
 
     func addRoutes(to router: Router<Context>) {
-        router.post("/api/v1/constitutional/validate", use: validate)
-        router.post("/api/v1/constitutional/validate/batch", use: validateBatch)
-        router.get("/api/v1/constitutional/principles", use: principles)
-        router.get("/api/v1/constitution", use: constitution)
+        // Agents ask for decisions (admins too, to test rules); every signed-in role may read the rules.
+        let decide = router.group("/api/v1/constitutional").add(middleware: RequireRoles(.agent, .admin))
+        decide.post("validate", use: validate)
+        decide.post("validate/batch", use: validateBatch)
+        let read = router.group("/api/v1").add(middleware: RequireRoles(Role.allCases))
+        read.get("constitutional/principles", use: principles)
+        read.get("constitution", use: constitution)
     }
 
     @Sendable func validate(_ request: Request, context: Context) async throws -> Response {
         let body = try await request.jsonBytes(limit: Self.maxBodyBytes)
-        let decision = try await decisions.decide(body: body, agent: .null) { json, constitution in
-            try ValidateRequest(json).judgedInput(agent: .null, constitution: constitution)
+        // The acting identity comes from the credentials, never from the body.
+        let agent = context.principal?.asRuleInput ?? .null
+        let decision = try await decisions.decide(body: body, agent: agent) { json, constitution in
+            try ValidateRequest(json).judgedInput(agent: agent, constitution: constitution)
         }
         return JSONResponse.make(text: DecisionJSON.encodedResponse(decision))
     }
@@ -31,7 +38,7 @@ struct ConstitutionalAIController<Context: RequestContext> {
         // Every input is checked before any is judged, so a bad batch records nothing.
         var inputs: [(JudgedInput, Set<String>?)] = []
         for (i, item) in body.inputs.enumerated() {
-            inputs.append(try item.judgedInput(agent: .null, constitution: constitution, path: "inputs[\(i)]"))
+            inputs.append(try item.judgedInput(agent: context.principal?.asRuleInput ?? .null, constitution: constitution, path: "inputs[\(i)]"))
         }
         let results = try await decisions.decide(inputs)
         let items = results.map(DecisionJSON.encodedResponse).joined(separator: ",")

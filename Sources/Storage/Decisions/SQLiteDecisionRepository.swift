@@ -160,6 +160,7 @@ public struct SQLiteCheckpointer: Service {
                 logger.warning("WAL checkpoint failed; will retry", metadata: ["error.type": "\(type(of: error))"])
             }
         }
-        try? await connection.close()
+        // Closed outside this (possibly cancelled) task: a cancelled task cannot reach the thread pool.
+        await Task { try? await connection.close() }.value
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import GovernanceCore
+import Storage
+
+/// Who is calling: an authenticated agent or person, with the roles that authorise it.
+public struct Principal: Sendable, Hashable {
+    public enum Method: String, Sendable, Hashable { case accessToken = "access_token", apiKey = "api_key" }
+
+    public var id: String
+    public var kind: SubjectKind
+    public var name: String
+    public var roles: Set<Role>
+    public var method: Method
+    /// The JWT id, for access tokens.
+    public var tokenId: String?
+    /// The key id, for API keys.
+    public var apiKeyId: String?
+    public var issuedAt: Date?
+    public var expiresAt: Date?
+
+    public init(
+        id: String, kind: SubjectKind, name: String, roles: Set<Role>, method: Method, tokenId: String? = nil, apiKeyId: String? = nil,
+        issuedAt: Date? = nil, expiresAt: Date? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.name = name
+        self.roles = roles
+        self.method = method
+        self.tokenId = tokenId
+        self.apiKeyId = apiKeyId
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+    }
+
+    public func has(anyOf wanted: Set<Role>) -> Bool { !roles.isDisjoint(with: wanted) }
+
+    /// The acting identity as rules see it (`agent.id`, `agent.name`, `agent.roles`, `agent.kind`).
+    public var asRuleInput: JSONValue {
+        .object([
+            "id": .string(id), "name": .string(name), "kind": .string(kind.rawValue),
+            "roles": .array(roles.map(\.rawValue).sorted().map(JSONValue.string)),
+        ])
+    }
+}
+
+/// Why authentication or an auth operation failed. Messages never say whether a username exists.
+public enum AuthError: Error, Sendable, Equatable {
+    case invalidCredentials
+    case mfaRequired
+    case invalidToken(String)
+    case invalidRequest(String)
+    case notFound(String)
+    case conflict(String)
+    case forbidden(String)
+    /// The identity store cannot be reached: refuse (fail closed), but say it is not the caller's fault.
+    case unavailable
+}
+
+/// An access token and, for people, a refresh token.
+public struct TokenGrant: Sendable {
+    public var accessToken: String
+    public var expiresIn: Int
+    public var refreshToken: String?
+    public var principal: Principal
+}
+
+/// The knobs of authentication; defaults follow common practice and the deployment guide.
+public struct AuthPolicy: Sendable {
+    public var issuer = "acgs"
+    public var audience = "acgs-api"
+    public var accessTokenLifetime: Duration = .seconds(900)
+    public var refreshTokenLifetime: Duration = .seconds(30 * 24 * 3600)
+    public var maxFailedLogins = 5
+    public var lockoutDuration: Duration = .seconds(15 * 60)
+    public var bcryptCost: UInt8 = 12
+    public var minimumPasswordLength = 12
+    /// The guide's `jwt_validation` TTL: no validation result is cached longer, whatever the token.
+    public var validationCacheCeiling: Duration = .seconds(3600)
+
+    public init() {}
+}

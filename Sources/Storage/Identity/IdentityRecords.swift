@@ -1,0 +1,195 @@
+import Foundation
+
+/// The roles of ACGS-2. Each route of each service declares the roles it admits.
+public enum Role: String, Sendable, Codable, CaseIterable, Hashable {
+    case admin
+    case agent
+    case reviewer
+    case policyAuthor = "policy_author"
+    case councilMember = "council_member"
+    case auditor
+}
+
+/// Whether an identity may act. Only `active` identities authenticate.
+public enum IdentityStatus: String, Sendable, Codable, CaseIterable, Hashable {
+    case active, suspended, retired
+}
+
+/// A person: signs in with a password (bcrypt) and, once enrolled, a TOTP code.
+public struct UserRecord: Sendable, Codable, Hashable {
+    public var id: String
+    public var username: String
+    public var passwordHash: String
+    public var roles: [Role]
+    public var status: IdentityStatus
+    /// Base32 TOTP secret while enrolment is pending or confirmed; nil when no second factor.
+    public var totpSecret: String?
+    public var totpEnabled: Bool
+    /// SHA-256 hashes of the unused one-time recovery codes.
+    public var recoveryCodeHashes: [String]
+    public var failedAttempts: Int
+    public var lockedUntil: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, username: String, passwordHash: String, roles: [Role], status: IdentityStatus = .active,
+        totpSecret: String? = nil, totpEnabled: Bool = false, recoveryCodeHashes: [String] = [], failedAttempts: Int = 0,
+        lockedUntil: Date? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.username = username
+        self.passwordHash = passwordHash
+        self.roles = roles
+        self.status = status
+        self.totpSecret = totpSecret
+        self.totpEnabled = totpEnabled
+        self.recoveryCodeHashes = recoveryCodeHashes
+        self.failedAttempts = failedAttempts
+        self.lockedUntil = lockedUntil
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// An agent (service account): authenticates with API keys.
+public struct AgentRecord: Sendable, Codable, Hashable {
+    public var id: String
+    public var name: String
+    public var owner: String
+    public var status: IdentityStatus
+    public var roles: [Role]
+    public var scopes: [String]
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, name: String, owner: String, status: IdentityStatus = .active, roles: [Role] = [.agent], scopes: [String] = [],
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.owner = owner
+        self.status = status
+        self.roles = roles
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// An API key of an agent. The key itself is shown once; only its SHA-256 and a short visible
+/// prefix are kept (keys are long random strings, so a fast hash is as safe as a slow one).
+public struct APIKeyRecord: Sendable, Codable, Hashable {
+    public var id: String
+    public var agentId: String
+    public var prefix: String
+    public var hash: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+
+    public init(id: String, agentId: String, prefix: String, hash: String, createdAt: Date, expiresAt: Date? = nil, revokedAt: Date? = nil) {
+        self.id = id
+        self.agentId = agentId
+        self.prefix = prefix
+        self.hash = hash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// Whose a refresh token is.
+public enum SubjectKind: String, Sendable, Codable, Hashable {
+    case user, agent
+}
+
+/// A refresh token: opaque, stored hashed, single use. Tokens issued from one another form a
+/// family; presenting a spent token revokes the whole family.
+public struct RefreshTokenRecord: Sendable, Codable, Hashable {
+    public var id: String
+    public var familyId: String
+    public var subjectId: String
+    public var subjectKind: SubjectKind
+    public var hash: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var usedAt: Date?
+    public var revokedAt: Date?
+
+    public init(
+        id: String, familyId: String, subjectId: String, subjectKind: SubjectKind, hash: String, createdAt: Date, expiresAt: Date,
+        usedAt: Date? = nil, revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.familyId = familyId
+        self.subjectId = subjectId
+        self.subjectKind = subjectKind
+        self.hash = hash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+public enum IdentityStoreError: Error, Sendable, Equatable {
+    /// A unique field is taken; names it as `table.column` (`users.username`, `api_keys.hash`, …).
+    /// When both the id and another unique field clash, the other field is named.
+    case conflict(String)
+    /// The record to update or delete (or the agent of a new API key) does not exist: `user <id>`, `agent <id>`.
+    case notFound(String)
+}
+
+/// Where identities, keys and tokens are kept. The embedded SQLite store implements it; so will
+/// PostgreSQL. Every method is atomic. Dates are kept to the millisecond: a record reads back with
+/// its dates rounded to the nearest millisecond.
+public protocol IdentityRepository: Sendable {
+    // People
+    func createUser(_ user: UserRecord) async throws
+    func user(id: String) async throws -> UserRecord?
+    func user(username: String) async throws -> UserRecord?
+    func updateUser(_ user: UserRecord) async throws
+    /// Also deletes the user's refresh tokens.
+    func deleteUser(id: String) async throws
+    /// Ordered by username (byte order).
+    func listUsers() async throws -> [UserRecord]
+
+    // Agents
+    func createAgent(_ agent: AgentRecord) async throws
+    func agent(id: String) async throws -> AgentRecord?
+    func updateAgent(_ agent: AgentRecord) async throws
+    /// Also deletes the agent's API keys and refresh tokens.
+    func deleteAgent(id: String) async throws
+    /// Ordered by name, then id (byte order).
+    func listAgents() async throws -> [AgentRecord]
+
+    // API keys
+    /// Throws `notFound` when the agent does not exist.
+    func createAPIKey(_ key: APIKeyRecord) async throws
+    func apiKey(hash: String) async throws -> APIKeyRecord?
+    func apiKey(id: String) async throws -> APIKeyRecord?
+    /// Ordered by creation time, then id.
+    func apiKeys(agentId: String) async throws -> [APIKeyRecord]
+    /// Sets `revokedAt` if not yet revoked; false when there is no such key or it was revoked already.
+    func revokeAPIKey(id: String, at: Date) async throws -> Bool
+
+    // Refresh tokens
+    func createRefreshToken(_ token: RefreshTokenRecord) async throws
+    func refreshToken(hash: String) async throws -> RefreshTokenRecord?
+    /// Sets `usedAt` only if the token is unused and not revoked, atomically; false otherwise (a
+    /// second use of the same token, possibly concurrent, must see false).
+    func markRefreshTokenUsed(id: String, at: Date) async throws -> Bool
+    /// Revokes every not yet revoked token of the family.
+    func revokeRefreshFamily(_ familyId: String, at: Date) async throws
+    /// Revokes every not yet revoked token of a subject (logout everywhere, suspension).
+    func revokeRefreshTokens(subjectId: String, at: Date) async throws
+
+    // Revoked access tokens (JWT ids), kept until the token would have expired anyway
+    /// Revoking an id twice keeps the later expiry.
+    func revokeAccessToken(jti: String, expiresAt: Date) async throws
+    func isAccessTokenRevoked(jti: String) async throws -> Bool
+    /// Removes revocations of tokens that have expired by `now` (`expiresAt <= now`); returns how many.
+    func pruneRevokedAccessTokens(before now: Date) async throws -> Int
+}
