@@ -55,7 +55,9 @@ public enum ACGSServer {
                 "constitutional_hash": "\(runtime.activeHash)", "version": "\(runtime.constitution.version)",
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
-        var services: [any Service] = [SQLiteCheckpointer(repository: stores.decisions, logger: logger)]
+        var services: [any Service] = [
+            SQLiteCheckpointer(repository: stores.decisions, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
+        ]
         for service in configuration.services {
             let port = configuration.port(of: service)
             services.append(buildApplication(service: service, runtime: runtime, host: configuration.host, port: port, logger: logger))

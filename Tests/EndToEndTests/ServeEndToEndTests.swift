@@ -21,6 +21,12 @@ struct ServeEndToEndTests {
         #expect(json["status"] == "healthy")
         #expect(json["service"] == "constitutional-ai")
         #expect(json["constitutional_hash"] == "cdd01ef066bc6cf2")
+
+        // The guide's other health check that exists so far: the Auth service.
+        let auth = try run("/usr/bin/curl", ["-s", "http://localhost:8016/health"])
+        let authJSON = try JSONDecoder().decode(JSONValue.self, from: Data(auth.stdout.utf8))
+        #expect(authJSON["service"] == "auth")
+        #expect(authJSON["status"] == "healthy")
     }
 
     @Test func decidesOverHTTPAndKeepsTheRecordAcrossARestart() async throws {

@@ -150,7 +150,7 @@ public struct SQLiteCheckpointer: Service {
         _ = try await connection.query("PRAGMA busy_timeout=1000")
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 break
             }

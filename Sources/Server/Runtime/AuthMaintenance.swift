@@ -1,0 +1,29 @@
+import Foundation
+import Identity
+import Logging
+import ServiceLifecycle
+
+/// Housekeeping for authentication while the server runs: picks up signing keys rotated by
+/// `acgs keys rotate` in another process, and forgets revocations of tokens that have expired.
+struct AuthMaintenance: Service {
+    let auth: AuthService
+    let logger: Logger
+    var interval: Duration = .seconds(10)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                // Graceful shutdown ends the wait at once instead of after a whole interval.
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            do {
+                try await auth.tokens.reloadKeys()
+                _ = try await auth.repository.pruneRevokedAccessTokens(before: Date())
+            } catch {
+                logger.warning("auth maintenance failed; will retry", metadata: ["error.type": "\(type(of: error))"])
+            }
+        }
+    }
+}
