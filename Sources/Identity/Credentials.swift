@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GovernanceCore
 
 /// Secrets ACGS-2 hands out (API keys, refresh tokens, recovery codes) and how they are kept:
 /// random, shown once, stored as SHA-256. They carry 256 bits of entropy, so a fast hash is as safe
@@ -22,7 +23,7 @@ public enum Credentials {
     }
 
     public static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Digest.hex(SHA256.hash(data: Array(text.utf8)))
     }
 
     /// A new API key: `acgs_<prefix>_<secret>`. The prefix (8 characters) is stored and shown in

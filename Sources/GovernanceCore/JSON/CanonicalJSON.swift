@@ -51,7 +51,7 @@ public enum CanonicalJSON {
         }
     }
 
-    static func writeString(_ s: String, into out: inout String) {
+    public static func writeString(_ s: String, into out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -35,10 +35,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// The bearer credential, or nil when the header is missing or not a well-formed Bearer header.
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : String(token)
+        // "Bearer" (any case), at least one space, then the credential up to trailing spaces.
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count + 1, bytes[scheme.count] == 0x20 else { return nil }
+        for i in 0..<scheme.count where bytes[i] | 0x20 != scheme[i] { return nil }
+        var start = scheme.count
+        var end = bytes.count
+        while start < end && bytes[start] == 0x20 { start += 1 }
+        while end > start && bytes[end - 1] == 0x20 { end -= 1 }
+        guard start < end else { return nil }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 
     static func unauthorized(_ message: String, error: String?) -> APIError {

@@ -46,7 +46,7 @@ struct DecisionService: Sendable {
         let constitution = runtime.constitution
         let start = ContinuousClock.now
         var hasher = SHA256()
-        hasher.update(data: Array(CanonicalJSON.encode(agent).utf8))
+        hasher.update(data: Array(agentCanonical(agent).utf8))
         hasher.update(data: [0])
         body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         let key = "raw:\(constitution.hash):" + Digest.hex(hasher.finalize())
@@ -97,6 +97,11 @@ struct DecisionService: Sendable {
         return try await record(judged, agent: inputs.first?.0.agent ?? .null, constitution: constitution)
     }
 
+    /// The acting identity as it enters the cache key; principals carry theirs pre-encoded.
+    func agentCanonical(_ agent: JSONValue) -> String {
+        agent.isNull ? "null" : CanonicalJSON.encode(agent)
+    }
+
     /// The cache key of an input: the constitutional hash and a digest of the canonical input
     /// (with the acting agent and the principles filter, which change the decision too).
     static func canonicalKey(_ input: JudgedInput, principles: Set<String>?, constitution: CompiledConstitution) -> String {
@@ -115,7 +120,7 @@ struct DecisionService: Sendable {
         return CachedEvaluation(
             evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
             maskedInput: CanonicalJSON.encode(masked(input.canonicalValue)),
-            violationsJSON: violations, evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
+            violationsJSON: violations, violationsText: CanonicalJSON.encode(violations), evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
     }
 
     /// Stores the decisions (one group commit for one, one transaction for a batch) and counts them.
@@ -142,7 +147,7 @@ struct DecisionService: Sendable {
                 DecisionRecord(
                     id: id, createdAt: now, constitutionHash: constitution.hash, constitutionVersion: constitution.version,
                     outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
-                    maskedInput: entry.maskedInput, violations: CanonicalJSON.encode(entry.violationsJSON), agentId: agentId))
+                    maskedInput: entry.maskedInput, violations: entry.violationsText, agentId: agentId))
         }
         do {
             if records.count == 1 {
@@ -223,9 +228,16 @@ public enum DecisionJSON {
         .object(evaluationFields(d.evaluation, violations: d.violations).merging(requestFields(d)) { a, _ in a })
     }
 
-    /// The same response as text, reusing the cached encoding of the evaluation's fields.
+    /// The same response as text, reusing the cached encoding of the evaluation's fields; the few
+    /// per-request fields are written directly (ids, hashes and versions are quoted as JSON strings).
     static func encodedResponse(_ d: Decision) -> String {
-        let perRequest = CanonicalJSON.encode(.object(requestFields(d)))
-        return "{" + d.evaluationJSON + "," + perRequest.dropFirst()
+        var out = "{" + d.evaluationJSON + #","constitutional_hash":"#
+        CanonicalJSON.writeString(d.constitutionHash, into: &out)
+        out += #","decision_id":"#
+        CanonicalJSON.writeString(d.id, into: &out)
+        out += #","metadata":{"cache_hit":"# + (d.cacheHit ? "true" : "false") + #","constitution_version":"#
+        CanonicalJSON.writeString(d.constitutionVersion, into: &out)
+        out += #","validation_time_us":\#(d.validationMicroseconds)}}"#
+        return out
     }
 }

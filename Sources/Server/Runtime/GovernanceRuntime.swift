@@ -61,6 +61,7 @@ public struct CachedEvaluation: Sendable {
     public var inputDigest: String
     public var maskedInput: String
     public var violationsJSON: JSONValue
+    public var violationsText: String
     public var evaluationJSON: String
 }
 

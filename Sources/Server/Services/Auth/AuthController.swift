@@ -85,7 +85,7 @@ struct AuthController {
                 .object([
                     "valid": true, "user_id": .string(p.id), "username": .string(p.name), "kind": .string(p.kind.rawValue),
                     "roles": .array(p.roles.map(\.rawValue).sorted().map(JSONValue.string)),
-                    "expires_at": p.expiresAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,
+                    "expires_at": IdentityJSON.date(p.expiresAt),
                     "constitutional_hash": .string(runtime.activeHash), "cache_hit": .bool(hit),
                 ]))
         } catch .unavailable {
@@ -195,7 +195,7 @@ struct AuthController {
         let f = try JSONFields(body, path: "", allowed: ["expires_at"])
         var expiry: Date?
         if let text = try f.string("expires_at") {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let date = try? Date.ISO8601FormatStyle().parse(text) else {
                 throw APIError.badRequest("field 'expires_at': expected an ISO 8601 date-time", code: "invalid_json")
             }
             expiry = date
@@ -363,7 +363,7 @@ struct AuthController {
 
 /// Identities as JSON: never a password hash, TOTP secret or key hash.
 enum IdentityJSON {
-    static func date(_ d: Date?) -> JSONValue { d.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null }
+    static func date(_ d: Date?) -> JSONValue { d.map { .string(Date.ISO8601FormatStyle().format($0)) } ?? .null }
 
     static func agent(_ a: AgentRecord) -> JSONValue {
         .object([
