@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "GovernanceCoreTests", dependencies: ["GovernanceCore"], exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(name: "CacheTests", dependencies: ["Cache"], swiftSettings: swiftSettings),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ServerTests",

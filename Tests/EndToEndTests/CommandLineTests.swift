@@ -79,3 +79,28 @@ struct CommandLineTests {
         #expect(check.stdout.contains("hash cdd01ef066bc6cf2"))
     }
 }
+
+@Suite("acgs agent, user and keys")
+struct IdentityCommandTests {
+    @Test func createsIdentitiesAndRotatesKeysOffline() throws {
+        let binary = try acgsBinary()
+        let dir = try temporaryDirectory()
+        let agent = try run(binary, ["agent", "create", "ci-bot", "--owner", "platform", "--data-dir", dir])
+        #expect(agent.status == 0, "\(agent.stderr)")
+        #expect(agent.stdout.contains("api key acgs_"))
+        let user = try run(binary, ["user", "create", "olga", "--role", "reviewer", "--role", "auditor", "--password-stdin", "--data-dir", dir], stdin: "olga's long password\n")
+        #expect(user.status == 0, "\(user.stderr)")
+        #expect(user.stdout.contains("roles reviewer,auditor"))
+        let again = try run(binary, ["user", "create", "olga", "--role", "reviewer", "--data-dir", dir])
+        #expect(again.status == 3, "a duplicate username is refused")
+        let badRole = try run(binary, ["user", "create", "x", "--role", "emperor", "--data-dir", dir])
+        #expect(badRole.status == 3 && badRole.stderr.contains("unknown role 'emperor'"))
+        let keysBefore = try FileManager.default.contentsOfDirectory(atPath: dir + "/keys").filter { $0.hasSuffix(".json") }
+        let rotated = try run(binary, ["keys", "rotate", "--data-dir", dir])
+        #expect(rotated.status == 0 && rotated.stdout.hasPrefix("active signing key "))
+        let keysAfter = try FileManager.default.contentsOfDirectory(atPath: dir + "/keys").filter { $0.hasSuffix(".json") }
+        #expect(keysAfter.count == keysBefore.count + 1)
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/keys/" + keysAfter[0])
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Storage
+import Testing
+
+@testable import Identity
+
+/// An auth service over an in-memory store, with a cheap bcrypt cost.
+func makeAuth() async throws -> (AuthService, RecordingAuthEventSink) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-auth-\(UUID().uuidString)").path
+    var policy = AuthPolicy()
+    policy.bcryptCost = 4
+    let keys = try await SigningKeyStore(directory: directory, retiredKeyLifetime: policy.accessTokenLifetime)
+    let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+    let events = RecordingAuthEventSink()
+    let auth = AuthService(repository: InMemoryIdentityRepository(), tokens: tokens, events: events, policy: policy) { "cdd01ef066bc6cf2" }
+    return (auth, events)
+}
+
+@Suite("Auth service")
+struct AuthServiceTests {
+    @Test func validationsAreCachedAndStillRevocable() async throws {
+        let (auth, _) = try await makeAuth()
+        let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)
+        let (key, _) = try await auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil)
+        let grant = try await auth.apiKeyGrant(key: key)
+        let first = try await auth.authenticate(bearer: grant.accessToken)
+        let second = try await auth.authenticate(bearer: grant.accessToken)
+        #expect(!first.cacheHit && second.cacheHit)
+        #expect(second.0.roles == [.agent] && second.0.kind == .agent)
+        try await auth.revoke(grant.accessToken, by: nil)
+        await #expect(throws: AuthError.invalidToken("credential revoked")) { try await auth.authenticate(bearer: grant.accessToken) }
+    }
+
+    @Test func expiredAndRevokedKeysAreRefused() async throws {
+        let (auth, _) = try await makeAuth()
+        let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)
+        let now = Date()
+        let (key, record) = try await auth.createAPIKey(agentId: agent.id, expiresAt: now.addingTimeInterval(60), by: nil, now: now)
+        _ = try await auth.authenticate(bearer: key, now: now)
+        await #expect(throws: AuthError.self) { try await auth.authenticate(bearer: key, now: now.addingTimeInterval(61)) }
+        await #expect(throws: AuthError.invalidRequest("expires_at must be in the future")) {
+            try await auth.createAPIKey(agentId: agent.id, expiresAt: now.addingTimeInterval(-1), by: nil, now: now)
+        }
+        try await auth.revokeAPIKey(id: record.id, by: nil)
+        await #expect(throws: AuthError.self) { try await auth.authenticate(bearer: key, now: now) }
+        await #expect(throws: AuthError.notFound("API key \(record.id)")) { try await auth.revokeAPIKey(id: record.id, by: nil) }
+    }
+
+    @Test func aRoleChangeEndsExistingTokens() async throws {
+        let (auth, events) = try await makeAuth()
+        let user = try await auth.createUser(username: "u", password: "a password long enough", roles: [.admin], by: nil)
+        let now = Date().addingTimeInterval(-5)
+        let grant = try await auth.passwordGrant(username: "u", password: "a password long enough", otp: nil, now: now)
+        _ = try await auth.authenticate(bearer: grant.accessToken)
+        _ = try await auth.updateUser(id: user.id, status: nil, roles: [.auditor], by: "someone")
+        await #expect(throws: AuthError.self) { try await auth.authenticate(bearer: grant.accessToken) }
+        let fresh = try await auth.passwordGrant(username: "u", password: "a password long enough", otp: nil)
+        #expect(try await auth.authenticate(bearer: fresh.accessToken).0.roles == [.auditor])
+        #expect(events.events.contains { $0.kind == .roleChanged && $0.actor == "someone" })
+    }
+
+    @Test func lockoutEndsAfterItsDuration() async throws {
+        let (auth, _) = try await makeAuth()
+        _ = try await auth.createUser(username: "l", password: "the real password", roles: [.reviewer], by: nil)
+        let start = Date()
+        for _ in 0..<auth.policy.maxFailedLogins {
+            await #expect(throws: AuthError.invalidCredentials) { try await auth.passwordGrant(username: "l", password: "nope nope nope", otp: nil, now: start) }
+        }
+        await #expect(throws: AuthError.invalidCredentials) { try await auth.passwordGrant(username: "l", password: "the real password", otp: nil, now: start) }
+        let later = start.addingTimeInterval(auth.policy.lockoutDuration.seconds + 1)
+        _ = try await auth.passwordGrant(username: "l", password: "the real password", otp: nil, now: later)
+    }
+
+    @Test func passwordsFollowThePolicyAndAreHashed() async throws {
+        let (auth, _) = try await makeAuth()
+        await #expect(throws: AuthError.self) { try await auth.createUser(username: "s", password: "short", roles: [.auditor], by: nil) }
+        let user = try await auth.createUser(username: "s", password: "long enough password", roles: [.auditor], by: nil)
+        #expect(user.passwordHash.hasPrefix("$2"))
+        #expect(!user.passwordHash.contains("long enough password"))
+        await #expect(throws: AuthError.conflict("users.username")) {
+            try await auth.createUser(username: "s", password: "long enough password", roles: [.auditor], by: nil)
+        }
+    }
+
+    @Test func theFirstAdminIsCreatedOnce() async throws {
+        let (auth, _) = try await makeAuth()
+        let created = try #require(try await auth.ensureAdmin(password: nil))
+        #expect(created.username == "admin")
+        let password = try #require(created.generatedPassword)
+        _ = try await auth.passwordGrant(username: "admin", password: password, otp: nil)
+        #expect(try await auth.ensureAdmin(password: nil) == nil)
+    }
+
+    @Test func eventsCarryNoSecrets() async throws {
+        let (auth, events) = try await makeAuth()
+        let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)
+        let (key, _) = try await auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil)
+        _ = try await auth.createUser(username: "e", password: "secret password 123", roles: [.auditor], by: nil)
+        _ = try? await auth.passwordGrant(username: "e", password: "wrong password!!", otp: nil)
+        let grant = try await auth.passwordGrant(username: "e", password: "secret password 123", otp: nil)
+        let text = events.events.map { "\($0)" }.joined()
+        for secret in [key, "secret password 123", "wrong password!!", grant.accessToken, grant.refreshToken ?? "-"] {
+            #expect(!text.contains(secret))
+        }
+    }
+}
