@@ -52,7 +52,9 @@ struct Serve: AsyncParsableCommand {
                 configuration, adminPassword: ProcessInfo.processInfo.environment["ACGS_ADMIN_PASSWORD"], logger: logger
             ) { username, password in
                 // Shown once, on the terminal only: it is never logged or stored in clear.
-                print("First start: created admin account '\(username)' with password \(password)\nChange it with POST /api/v1/auth/users/<id>/password.")
+                // Written unbuffered so that it shows at once even when standard output is a file.
+                FileHandle.standardOutput.write(
+                    Data("First start: created admin account '\(username)' with password \(password)\nChange it with POST /api/v1/auth/users/<id>/password.\n".utf8))
             }
         } catch let error as ConstitutionError {
             FileHandle.standardError.write(Data(("refusing to start: the constitution cannot be trusted:\n\(error.description)\n").utf8))
