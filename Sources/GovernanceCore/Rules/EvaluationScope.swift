@@ -27,10 +27,10 @@ final class EvaluationScope {
     let input: JudgedInput
     let program: RuleProgram
     private var values: [JSONValue?]
-    private var slotLeaves: [[Int]?]
+    private var slotLeaves: [LeafSet?]
     /// Per field: which keywords occur anywhere in it (the union of its strings' word sets).
     private var slotWords: [[UInt64]?]
-    private var leaves: [Leaf] = []
+    private var leaves: [Leaf]
     private var rootLeaves: [Range<Int>?] = Array(repeating: nil, count: 4)
     var evidence: [Pending] = []
 
@@ -40,6 +40,8 @@ final class EvaluationScope {
         self.values = Array(repeating: nil, count: program.slotPaths.count)
         self.slotLeaves = Array(repeating: nil, count: program.slotPaths.count)
         self.slotWords = Array(repeating: nil, count: program.slotPaths.count)
+        self.leaves = []
+        leaves.reserveCapacity(16)
         evidence.reserveCapacity(8)
     }
 
@@ -77,30 +79,33 @@ final class EvaluationScope {
     }
 
     /// Indices of the strings inside a field, shared with every other field that contains them.
-    func leafIndices(_ slot: Int) -> [Int] {
+    /// A whole root (or all of `input`) is up to three ranges and costs no allocation.
+    func leafIndices(_ slot: Int) -> LeafSet {
         if let l = slotLeaves[slot] { return l }
         let path = program.slotPaths[slot]
-        var out: [Int] = []
+        var set = LeafSet()
         if path.root == .input && path.components.isEmpty {
-            for root in [InputRoot.action, .content, .context] { out += Array(leaves(of: root)) }
+            set.ranges = (leaves(of: .action), leaves(of: .content), leaves(of: .context))
         } else {
             let root = path.root == .input ? InputRoot(rawValue: path.components[0]) : path.root
             if let root, root != .input {
                 let range = leaves(of: root)
                 let depth = path.root == .input ? path.components.count - 1 : path.components.count
                 if depth == 0 {
-                    out = Array(range)
+                    set.ranges.0 = range
                 } else {
                     let name = path.name
+                    var list: [Int] = []
                     for i in range {
                         let f = leaves[i].field
-                        if f == name || (f.hasPrefix(name) && Self.continuesPath(f, after: name)) { out.append(i) }
+                        if f == name || (f.hasPrefix(name) && Self.continuesPath(f, after: name)) { list.append(i) }
                     }
+                    set.list = list
                 }
             }
         }
-        slotLeaves[slot] = out
-        return out
+        slotLeaves[slot] = set
+        return set
     }
 
     static func continuesPath(_ field: String, after prefix: String) -> Bool {
@@ -267,4 +272,43 @@ enum Detectors {
         case .injection: InjectionDetector.kinds
         }
     }
+}
+
+/// The strings of one field: up to three contiguous ranges of leaves, or a list for a field deep
+/// inside a root.
+struct LeafSet: Sequence {
+    var ranges: (Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0)
+    var list: [Int]?
+
+    struct Iterator: IteratorProtocol {
+        var set: LeafSet
+        var part = 0
+        var position: Int
+        var listIndex = 0
+
+        init(_ set: LeafSet) {
+            self.set = set
+            position = set.ranges.0.lowerBound
+        }
+
+        mutating func next() -> Int? {
+            if let list = set.list {
+                guard listIndex < list.count else { return nil }
+                listIndex += 1
+                return list[listIndex - 1]
+            }
+            while part < 3 {
+                let range = part == 0 ? set.ranges.0 : (part == 1 ? set.ranges.1 : set.ranges.2)
+                if position < range.upperBound {
+                    position += 1
+                    return position - 1
+                }
+                part += 1
+                if part < 3 { position = part == 1 ? set.ranges.1.lowerBound : set.ranges.2.lowerBound }
+            }
+            return nil
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(self) }
 }
