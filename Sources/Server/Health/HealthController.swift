@@ -49,7 +49,7 @@ struct HealthController {
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: buffer))
     }
 
-    /// Ready when the constitution is the one that was verified at start and the store answers.
+    /// Ready when the constitution is the one that was verified at start and the stores answer.
     func readiness() async -> (ready: Bool, results: [String: JSONValue]) {
         var results: [String: JSONValue] = ["constitution": .string("ok: \(runtime.activeHash)")]
         var ready = true
@@ -58,6 +58,13 @@ struct HealthController {
             results["decision_store"] = "ok"
         } catch {
             results["decision_store"] = .string("unavailable")
+            ready = false
+        }
+        do {
+            try await runtime.auth.repository.ping()
+            results["identity_store"] = "ok"
+        } catch {
+            results["identity_store"] = .string("unavailable")
             ready = false
         }
         return (ready, results)

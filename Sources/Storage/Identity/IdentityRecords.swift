@@ -192,4 +192,7 @@ public protocol IdentityRepository: Sendable {
     func isAccessTokenRevoked(jti: String) async throws -> Bool
     /// Removes revocations of tokens that have expired by `now` (`expiresAt <= now`); returns how many.
     func pruneRevokedAccessTokens(before now: Date) async throws -> Int
+
+    /// Succeeds when the store can be used now; a cheap check for readiness probes.
+    func ping() async throws
 }

@@ -148,6 +148,8 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         revokedAccessTokens[jti] != nil
     }
 
+    public func ping() {}
+
     public func pruneRevokedAccessTokens(before now: Date) -> Int {
         let now = StoredDate.normalized(now)
         let expired = revokedAccessTokens.filter { $0.value <= now }.keys

@@ -314,6 +314,10 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         return !rows.isEmpty
     }
 
+    public func ping() async throws {
+        _ = try await connection.query("SELECT 1")
+    }
+
     public func pruneRevokedAccessTokens(before now: Date) async throws -> Int {
         // RETURNING rather than `changes()`: another statement on the shared connection could run in between.
         try await connection.query("DELETE FROM revoked_access_tokens WHERE expires_at <= ? RETURNING 1", [Self.date(now)]).count
