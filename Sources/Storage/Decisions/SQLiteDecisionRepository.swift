@@ -43,39 +43,14 @@ public final class SQLiteDecisionRepository: DecisionRepository {
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.storage")) async throws -> SQLiteDecisionRepository {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        do {
-            _ = try await connection.query("PRAGMA journal_mode=WAL")
-            _ = try await connection.query("PRAGMA synchronous=FULL")
-            _ = try await connection.query("PRAGMA busy_timeout=5000")
+        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
             // Checkpoints copy the log into the database and fsync it: on the writer they stall every
-            // decision waiting in the group commit. `Checkpointer` runs them beside the writer; this
-            // larger automatic threshold is only a backstop for processes that do not run it.
+            // decision waiting in the group commit. `SQLiteCheckpointer` runs them beside the writer;
+            // this larger automatic threshold is only a backstop for processes that do not run it.
             _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
-            try await migrate(connection)
-        } catch {
-            try? await connection.close()
-            throw error
+            try await SQLiteDatabase.migrate(connection, table: "schema_migrations", migrations)
         }
         return SQLiteDecisionRepository(connection: connection, path: path)
-    }
-
-    static func migrate(_ db: SQLiteConnection) async throws {
-        _ = try await db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
-        let applied = Set(try await db.query("SELECT version FROM schema_migrations").compactMap { $0.column("version")?.integer })
-        for migration in migrations where !applied.contains(migration.version) {
-            _ = try await db.query("BEGIN IMMEDIATE")
-            do {
-                for statement in migration.sql { _ = try await db.query(statement) }
-                _ = try await db.query(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    [.integer(migration.version), .float(Date().timeIntervalSince1970)])
-                _ = try await db.query("COMMIT")
-            } catch {
-                _ = try? await db.query("ROLLBACK")
-                throw error
-            }
-        }
     }
 
     public func close() async throws {

@@ -103,43 +103,12 @@ public final class SQLiteIdentityRepository: IdentityRepository {
 
     /// Opens (creating if needed) the database at `path` and brings the identity schema up to date.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.storage.identity")) async throws -> SQLiteIdentityRepository {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        do {
-            _ = try await connection.query("PRAGMA journal_mode=WAL")
-            _ = try await connection.query("PRAGMA synchronous=FULL")
-            _ = try await connection.query("PRAGMA busy_timeout=5000")
+        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
             // Per connection, off by default: the cascade from agents to their keys depends on it.
             _ = try await connection.query("PRAGMA foreign_keys=ON")
-            try await migrate(connection)
-        } catch {
-            try? await connection.close()
-            throw error
+            try await SQLiteDatabase.migrate(connection, table: "identity_schema_migrations", migrations)
         }
         return SQLiteIdentityRepository(connection: connection)
-    }
-
-    static func migrate(_ db: SQLiteConnection) async throws {
-        _ = try await db.query(
-            "CREATE TABLE IF NOT EXISTS identity_schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
-        for migration in migrations {
-            // IMMEDIATE takes the write lock first, so two processes opening a fresh file at once
-            // cannot both decide that a migration is missing and both apply it.
-            _ = try await db.query("BEGIN IMMEDIATE")
-            do {
-                let applied = try await db.query(
-                    "SELECT 1 FROM identity_schema_migrations WHERE version = ?", [.integer(migration.version)])
-                if applied.isEmpty {
-                    for statement in migration.sql { _ = try await db.query(statement) }
-                    _ = try await db.query(
-                        "INSERT INTO identity_schema_migrations (version, applied_at) VALUES (?, ?)",
-                        [.integer(migration.version), .float(Date().timeIntervalSince1970)])
-                }
-                _ = try await db.query("COMMIT")
-            } catch {
-                _ = try? await db.query("ROLLBACK")
-                throw error
-            }
-        }
     }
 
     public func close() async throws {

@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import SQLiteNIO
+
+/// What every embedded store shares: how a connection to `acgs.sqlite` is opened and how a
+/// store's versioned migrations are applied.
+enum SQLiteDatabase {
+    typealias Migration = (version: Int, sql: [String])
+
+    /// Opens a connection in WAL mode with full synchronisation (a committed write survives a crash
+    /// of the process or the machine), runs `setup` on it, and closes it again if `setup` fails.
+    static func open(path: String, logger: Logger, setup: (SQLiteConnection) async throws -> Void) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            _ = try await connection.query("PRAGMA journal_mode=WAL")
+            _ = try await connection.query("PRAGMA synchronous=FULL")
+            _ = try await connection.query("PRAGMA busy_timeout=5000")
+            try await setup(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Applies the migrations not yet recorded in `table`, each in its own transaction.
+    static func migrate(_ db: SQLiteConnection, table: String, _ migrations: [Migration]) async throws {
+        _ = try await db.query("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        for migration in migrations {
+            // IMMEDIATE takes the write lock first, so two processes opening a fresh file at once
+            // cannot both decide that a migration is missing and both apply it.
+            _ = try await db.query("BEGIN IMMEDIATE")
+            do {
+                let applied = try await db.query("SELECT 1 FROM \(table) WHERE version = ?", [.integer(migration.version)])
+                if applied.isEmpty {
+                    for statement in migration.sql { _ = try await db.query(statement) }
+                    _ = try await db.query(
+                        "INSERT INTO \(table) (version, applied_at) VALUES (?, ?)",
+                        [.integer(migration.version), .float(Date().timeIntervalSince1970)])
+                }
+                _ = try await db.query("COMMIT")
+            } catch {
+                _ = try? await db.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
