@@ -56,6 +56,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The tamper-evident log: RFC 6962 Merkle tree, proofs and their verification. No I/O.
+        .target(
+            name: "AuditLog",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The in-memory L1 decision cache.
         .target(
             name: "Cache",
@@ -88,6 +94,7 @@ let package = Package(
         .testTarget(
             name: "GovernanceCoreTests", dependencies: ["GovernanceCore"], exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(name: "CacheTests", dependencies: ["Cache"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "Storage"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: swiftSettings),
         .testTarget(
