@@ -1,8 +1,9 @@
 /// How matched rules combine into a decision: any deny denies; otherwise any escalate escalates;
 /// otherwise allow, with warnings reported.
 enum Judgement {
-    /// Combines the matched rules (with their recommendations, if written) into an evaluation.
-    static func combine(_ matches: [(Violation, String?)], constitution: ConstitutionDocument, cleanReasoning: String) -> Evaluation {
+    /// Combines the matched rules into an evaluation. Citations and recommendations are written
+    /// once per rule when the constitution is compiled, not once per decision.
+    static func combine(_ matches: [(Violation, CompiledRule)], under: String, cleanReasoning: String) -> Evaluation {
         if matches.isEmpty {
             return Evaluation(outcome: .allow, violations: [], score: 1, violatedPrinciples: [], reasoning: cleanReasoning, recommendations: [])
         }
@@ -18,13 +19,14 @@ enum Judgement {
             principles.append(v.principleId)
         }
         var recommendations: [String] = []
-        for (v, recommendation) in matches {
-            let text = recommendation ?? defaultRecommendation(v)
-            if !recommendations.contains(text) { recommendations.append(text) }
+        for (_, rule) in matches where !recommendations.contains(rule.recommendation) {
+            recommendations.append(rule.recommendation)
         }
+        let cited = { (effect: Effect) in matches.filter { $0.0.effect == effect }.map(\.1.citation).joined(separator: "; ") }
         return Evaluation(
             outcome: outcome, violations: violations, score: score, violatedPrinciples: principles,
-            reasoning: reasoning(outcome, violations, constitution), recommendations: recommendations)
+            reasoning: reasoning(outcome, hasWarnings: violations.contains { $0.effect == .warn }, cited: cited, under: under),
+            recommendations: recommendations)
     }
 
     static func weight(_ s: Severity) -> Double {
@@ -44,23 +46,23 @@ enum Judgement {
         }
     }
 
-    static func defaultRecommendation(_ v: Violation) -> String {
-        switch v.effect {
-        case .deny: "Do not perform this action as requested; change it so that rule \(v.ruleId) no longer applies."
+    static func defaultRecommendation(_ rule: RuleDefinition) -> String {
+        switch rule.effect {
+        case .deny: "Do not perform this action as requested; change it so that rule \(rule.id) no longer applies."
         case .escalate: "Hold the action until a human reviewer approves it."
-        case .warn: "Proceed with care: \(v.message)."
+        case .warn: "Proceed with care: \(rule.message)."
         }
     }
 
-    static func reasoning(_ outcome: Outcome, _ violations: [Violation], _ c: ConstitutionDocument) -> String {
-        let under = "under \(c.name) \(c.version)"
-        let cited = { (effect: Effect) in
-            violations.filter { $0.effect == effect }.map { "\($0.ruleId) (\($0.principleId)): \($0.message)" }.joined(separator: "; ")
-        }
-        let warnings = violations.contains { $0.effect == .warn } ? " Warnings: \(cited(.warn))." : ""
+    static func citation(_ rule: RuleDefinition) -> String { "\(rule.id) (\(rule.principle)): \(rule.message)" }
+
+    static func under(_ c: ConstitutionDocument) -> String { "under \(c.name) \(c.version)" }
+
+    static func reasoning(_ outcome: Outcome, hasWarnings: Bool, cited: (Effect) -> String, under: String) -> String {
+        let warnings = hasWarnings ? " Warnings: \(cited(.warn))." : ""
         switch outcome {
         case .allow:
-            return violations.isEmpty ? "Allowed: no rule \(under) matched." : "Allowed \(under) with warnings.\(warnings)"
+            return hasWarnings ? "Allowed \(under) with warnings.\(warnings)" : "Allowed: no rule \(under) matched."
         case .deny:
             return "Denied \(under): \(cited(.deny))."
         case .escalate:

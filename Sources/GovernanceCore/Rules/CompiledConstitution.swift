@@ -13,10 +13,15 @@ final class RuleProgram: Sendable {
 final class CompiledRule: Sendable {
     let definition: RuleDefinition
     let predicate: Predicate
+    /// How the rule is cited in reasoning, and what it recommends, written once.
+    let citation: String
+    let recommendation: String
 
     init(definition: RuleDefinition, predicate: @escaping Predicate) {
         self.definition = definition
         self.predicate = predicate
+        self.citation = Judgement.citation(definition)
+        self.recommendation = definition.recommendation ?? Judgement.defaultRecommendation(definition)
     }
 }
 
@@ -35,6 +40,7 @@ public final class CompiledConstitution: Sendable {
     let principlesById: [String: Principle]
     /// The reasoning of an allow with no match, the most common decision, written once.
     let cleanReasoning: String
+    let under: String
 
     public var hash: String { identity.hash }
     public var version: String { document.version }
@@ -101,7 +107,8 @@ public final class CompiledConstitution: Sendable {
         self.byTool = byTool
         self.general = general
         self.principlesById = Dictionary(document.principles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        self.cleanReasoning = Judgement.reasoning(.allow, [], document)
+        self.under = Judgement.under(document)
+        self.cleanReasoning = Judgement.reasoning(.allow, hasWarnings: false, cited: { _ in "" }, under: under)
     }
 
     /// The `action.type` or `action.tool` values a rule requires, from the conjuncts at the top of
@@ -138,7 +145,7 @@ public final class CompiledConstitution: Sendable {
     /// Judges an input. `principles` limits evaluation to the rules of those principles.
     public func evaluate(_ input: JudgedInput, principles: Set<String>? = nil) -> Evaluation {
         let scope = EvaluationScope(input: input, program: program)
-        var matches: [(Violation, String?)] = []
+        var matches: [(Violation, CompiledRule)] = []
         let typed = input.action["type"].stringValue.flatMap { byType[$0] } ?? []
         let tooled = input.action["tool"].stringValue.flatMap { byTool[$0] } ?? []
         // Merge the three sorted, disjoint candidate lists so that rules run in constitution order.
@@ -158,8 +165,8 @@ public final class CompiledConstitution: Sendable {
             let violation = Violation(
                 ruleId: d.id, principleId: d.principle, severity: d.severity, effect: d.effect, message: d.message,
                 evidence: scope.finishedEvidence())
-            matches.append((violation, d.recommendation))
+            matches.append((violation, rule))
         }
-        return Judgement.combine(matches, constitution: document, cleanReasoning: cleanReasoning)
+        return Judgement.combine(matches, under: under, cleanReasoning: cleanReasoning)
     }
 }
