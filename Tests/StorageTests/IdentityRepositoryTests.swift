@@ -225,6 +225,21 @@ struct IdentityRepositoryTests {
     }
 
     @Test(arguments: IdentityBackend.allCases)
+    func expiredRefreshTokensArePruned(_ backend: IdentityBackend) async throws {
+        try await backend.withStore { repo in
+            try await repo.createRefreshToken(F.token("old"))  // expires at at(3600)
+            var fresh = F.token("fresh")
+            fresh.expiresAt = F.at(7200)
+            try await repo.createRefreshToken(fresh)
+            #expect(try await repo.markRefreshTokenUsed(id: "fresh", at: F.at(10)))
+            #expect(try await repo.pruneRefreshTokens(before: F.at(3600)) == 1)
+            #expect(try await repo.refreshToken(hash: "rt-old") == nil)
+            #expect(try await repo.refreshToken(hash: "rt-fresh")?.usedAt != nil, "a spent token stays until it expires")
+            #expect(try await repo.pruneRefreshTokens(before: F.at(3600)) == 0)
+        }
+    }
+
+    @Test(arguments: IdentityBackend.allCases)
     func refreshTokensAreSingleUse(_ backend: IdentityBackend) async throws {
         try await backend.withStore { repo in
             let t1 = F.token("t1")

@@ -193,6 +193,10 @@ public protocol IdentityRepository: Sendable {
     /// Removes revocations of tokens that have expired by `now` (`expiresAt <= now`); returns how many.
     func pruneRevokedAccessTokens(before now: Date) async throws -> Int
 
+    /// Removes refresh tokens that expired by `now` (used and revoked ones are kept until then, so
+    /// that a replay can still be recognised); returns how many.
+    func pruneRefreshTokens(before now: Date) async throws -> Int
+
     /// Succeeds when the store can be used now; a cheap check for readiness probes.
     func ping() async throws
 }

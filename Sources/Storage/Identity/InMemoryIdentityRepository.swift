@@ -150,6 +150,16 @@ public actor InMemoryIdentityRepository: IdentityRepository {
 
     public func ping() {}
 
+    public func pruneRefreshTokens(before now: Date) -> Int {
+        let now = StoredDate.normalized(now)
+        let expired = refreshTokens.values.filter { $0.expiresAt <= now }
+        for token in expired {
+            refreshTokens[token.id] = nil
+            refreshTokenIdsByHash[token.hash] = nil
+        }
+        return expired.count
+    }
+
     public func pruneRevokedAccessTokens(before now: Date) -> Int {
         let now = StoredDate.normalized(now)
         let expired = revokedAccessTokens.filter { $0.value <= now }.keys

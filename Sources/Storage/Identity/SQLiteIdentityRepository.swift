@@ -283,6 +283,10 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         return !rows.isEmpty
     }
 
+    public func pruneRefreshTokens(before now: Date) async throws -> Int {
+        try await connection.query("DELETE FROM refresh_tokens WHERE expires_at <= ? RETURNING 1", [Self.date(now)]).count
+    }
+
     public func ping() async throws {
         _ = try await connection.query("SELECT 1")
     }
