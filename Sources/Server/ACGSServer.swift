@@ -34,7 +34,8 @@ public enum ACGSServer {
         let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
         let runtime = GovernanceRuntime(
             constitution: constitution, decisions: decisions, identities: identities, tokens: tokens, authPolicy: policy,
-            cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds), logger: logger)
+            cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
+            metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
         return (runtime, Stores(decisions: decisions, identities: identities))
     }
 

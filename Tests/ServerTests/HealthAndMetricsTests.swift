@@ -60,3 +60,33 @@ struct HealthAndMetricsTests {
         #expect(text.contains("acgs_constitutional_compliance_rate 1"))
     }
 }
+
+@Suite("Metrics restricted by configuration")
+struct RestrictedMetricsTests {
+    @Test func metricsAdmitOnlyAdminsAndAuditorsWhenConfigured() async throws {
+        let base = try await Harness()
+        let runtime = GovernanceRuntime(
+            constitution: base.runtime.constitution, decisions: base.store, identities: base.identities, tokens: base.auth.tokens,
+            authPolicy: base.auth.policy, metricsRequireAuth: true)
+        let (_, auditor) = try await base.signIn(roles: [.auditor])
+        let auditorToken = try await runtime.auth.authenticate(bearer: auditor).0.name
+        #expect(!auditorToken.isEmpty)
+        let app = Application(router: buildRouter(service: .constitutionalAI, runtime: runtime))
+        let statuses = try await app.test(.router) { client in
+            [
+                try await client.execute(uri: "/metrics", method: .get).status,
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(base.agentKey)"]).status,
+                try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(auditor)"]).status,
+                try await client.execute(uri: "/health", method: .get).status,
+            ]
+        }
+        #expect(statuses == [.unauthorized, .forbidden, .ok, .ok])
+    }
+
+    @Test func theSettingIsReadFromConfiguration() throws {
+        var c = ServerConfiguration()
+        try c.apply(yaml: "metrics:\n  require_auth: true\n", file: "acgs.yaml")
+        #expect(c.metricsRequireAuth)
+        #expect(throws: ServerConfiguration.Error.self) { try c.apply(environment: ["ACGS_METRICS_REQUIRE_AUTH": "maybe"]) }
+    }
+}

@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var cacheMaxEntries = 10_000
     public var cacheTTLSeconds = 300
     public var logLevel: Logger.Level = .info
+    /// When set, `/metrics` answers only an admin or an auditor (Bearer), instead of anyone.
+    public var metricsRequireAuth = false
 
     public init() {}
 
@@ -36,7 +38,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The keys a configuration file may hold, as `section.key`, with their environment variable.
     public static var keys: [String] {
-        ["host", "services", "data_dir", "constitution", "log_level", "cache.max_entries", "cache.ttl_seconds"]
+        ["host", "services", "data_dir", "constitution", "log_level", "cache.max_entries", "cache.ttl_seconds", "metrics.require_auth"]
             + ServiceName.allCases.map { "ports.\($0.configKey)" }
     }
 
@@ -83,6 +85,12 @@ public struct ServerConfiguration: Sendable, Equatable {
             cacheMaxEntries = try integer(1...10_000_000)
         case "cache.ttl_seconds":
             cacheTTLSeconds = try integer(1...86_400)
+        case "metrics.require_auth":
+            switch raw.lowercased() {
+            case "true", "yes", "1": metricsRequireAuth = true
+            case "false", "no", "0": metricsRequireAuth = false
+            default: throw fail("expected true or false, got '\(raw)'")
+            }
         default:
             if key.hasPrefix("ports."), let service = ServiceName.allCases.first(where: { "ports.\($0.configKey)" == key }) {
                 ports[service] = try integer(1...65_535)
@@ -114,7 +122,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             let full = prefix + key
             let value = mapping[key]
             if let nested = value as? [String: Any] {
-                guard ["cache", "ports"].contains(full) else {
+                guard ["cache", "ports", "metrics"].contains(full) else {
                     throw Error(key: full, source: file, message: "unknown section (known keys: \(Self.keys.joined(separator: ", ")))")
                 }
                 try apply(mapping: nested, prefix: full + ".", file: file)

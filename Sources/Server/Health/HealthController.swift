@@ -1,5 +1,7 @@
 import GovernanceCore
 import Hummingbird
+import Identity
+import Storage
 
 /// `/health`, `/health/live`, `/health/ready` and `/metrics`, the same on every service.
 struct HealthController {
@@ -44,6 +46,21 @@ struct HealthController {
     }
 
     @Sendable func metrics(_ request: Request, context: Context) async throws -> Response {
+        if runtime.metricsRequireAuth {
+            // Outside /api/, so the authentication middleware does not run: check here.
+            guard let credential = AuthenticationMiddleware.bearer(request) else {
+                throw AuthenticationMiddleware.unauthorized("authentication required to read metrics", error: nil)
+            }
+            let principal: Principal
+            do {
+                principal = try await runtime.auth.authenticate(bearer: credential).0
+            } catch {
+                throw AuthenticationMiddleware.unauthorized("the credential was refused", error: "invalid_token")
+            }
+            guard principal.has(anyOf: [.admin, .auditor]) else {
+                throw APIError(.forbidden, code: "forbidden", message: "metrics admit the roles admin, auditor")
+            }
+        }
         var buffer = ByteBuffer()
         buffer.writeString(runtime.metrics.exposition())
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: buffer))

@@ -16,14 +16,18 @@ public final class GovernanceRuntime: Sendable {
     public let metrics: ACGSMetrics
     public let logger: Logger
     public let startedAt: ContinuousClock.Instant = .now
+    /// `/metrics` admits only admins and auditors.
+    public let metricsRequireAuth: Bool
     let committer: GroupCommitter<DecisionRecord>
     let decisionIDs = DecisionIDs()
 
     public init(
         constitution: CompiledConstitution, decisions: any DecisionRepository, identities: any IdentityRepository, tokens: TokenService,
         authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
-        cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), logger: Logger = Logger(label: "acgs")
+        cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
+        logger: Logger = Logger(label: "acgs")
     ) {
+        self.metricsRequireAuth = metricsRequireAuth
         let active = ActiveConstitution(constitution)
         self.active = active
         self.auth = AuthService(
