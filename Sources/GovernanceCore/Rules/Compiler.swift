@@ -32,9 +32,12 @@ struct Compiled {
 /// documented as safe to share between threads.
 final class CompiledRegex: @unchecked Sendable {
     let regex: NSRegularExpression
+    /// Distinct patterns of a constitution are numbered, for memoising matches per evaluation.
+    let id: Int
 
-    init(_ pattern: String) throws {
+    init(_ pattern: String, id: Int) throws {
         regex = try NSRegularExpression(pattern: pattern)
+        self.id = id
     }
 
     /// The first match in `text`, as UTF-8 offsets.
@@ -49,6 +52,7 @@ final class CompiledRegex: @unchecked Sendable {
 /// Turns parsed conditions into closures over an `EvaluationScope`, checking types and arguments.
 struct RuleCompiler {
     var vocabulary = Vocabulary()
+    var regexes: [String: CompiledRegex] = [:]
     var slotPaths: [(root: InputRoot, components: [String], name: String)] = []
     private var slotIndex: [String: Int] = [:]
 
@@ -294,14 +298,18 @@ struct RuleCompiler {
                 throw fail(args[1], "matches() expects a regular expression written as a string")
             }
             let compiled: CompiledRegex
-            do {
-                compiled = try CompiledRegex(pattern)
-            } catch {
-                throw fail(args[1], "invalid regular expression '\(pattern)'")
+            if let existing = regexes[pattern] {
+                compiled = existing
+            } else {
+                do {
+                    compiled = try CompiledRegex(pattern, id: regexes.count)
+                } catch {
+                    throw fail(args[1], "invalid regular expression '\(pattern)'")
+                }
+                regexes[pattern] = compiled
             }
-            return Self.boolean { scope in
-                scope.firstLeafMatch(slot: slot, folded: false) { text in compiled.firstMatch(in: text) }
-            }
+            // The same pattern in several rules is matched once per string and decision.
+            return Self.boolean { scope in scope.findRegex(slot: slot, compiled) }
 
         case "containsAnyWord", "containsAllWords":
             try arity(name, args, 2...2, call)

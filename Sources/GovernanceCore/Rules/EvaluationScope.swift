@@ -13,6 +13,8 @@ final class EvaluationScope {
         var secrets: [DetectedSpan]?
         var injections: [DetectedSpan]?
         var hosts: [Hosts.Found]?
+        /// Matches of the constitution's regular expressions already tried on this string, by id.
+        var regexMatches: [(id: Int, match: Range<Int>?)] = []
     }
 
     /// Evidence as it is gathered; masked and formatted only if the rule matches.
@@ -156,6 +158,23 @@ final class EvaluationScope {
             let t = text(i, folded: folded)
             if let range = body(t) {
                 evidence.append(Pending(field: leaves[i].field, text: Self.slice(t, range), detector: nil, masked: false))
+                return true
+            }
+        }
+        return false
+    }
+
+    func findRegex(slot: Int, _ regex: CompiledRegex) -> Bool {
+        for i in leafIndices(slot) {
+            let match: Range<Int>?
+            if let known = leaves[i].regexMatches.first(where: { $0.id == regex.id }) {
+                match = known.match
+            } else {
+                match = regex.firstMatch(in: leaves[i].text)
+                leaves[i].regexMatches.append((regex.id, match))
+            }
+            if let match {
+                evidence.append(Pending(field: leaves[i].field, text: Self.slice(leaves[i].text, match), detector: nil, masked: false))
                 return true
             }
         }
