@@ -19,7 +19,8 @@ public actor GroupCommitter<Item: Sendable> {
             pending.append((item, continuation))
             if !flushing {
                 flushing = true
-                Task { await self.drain() }
+                // Above the request tasks it serves: behind them in the queue it would delay them all.
+                Task(priority: .high) { await self.drain() }
             }
         }
     }
