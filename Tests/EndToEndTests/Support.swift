@@ -69,7 +69,9 @@ final class ServerProcess {
     }
 
     /// Waits until `url` answers, or fails after `seconds`.
-    func waitUntilServing(_ url: String, seconds: Double = 20) async throws {
+    // Generous: a debug build computes two bcrypt hashes (cost 12) at first start, on cores the
+    // other test suites are using too.
+    func waitUntilServing(_ url: String, seconds: Double = 90) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if !process.isRunning { throw RunError(message: "acgs serve exited: \(logText)") }
