@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GovernanceCore
 
@@ -23,7 +22,7 @@ public enum Credentials {
     }
 
     public static func sha256(_ text: String) -> String {
-        Digest.hex(SHA256.hash(data: Array(text.utf8)))
+        Digest.sha256Hex(text)
     }
 
     /// A new API key: `acgs_<prefix>_<secret>`. The prefix (8 characters) is stored and shown in

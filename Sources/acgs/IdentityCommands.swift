@@ -25,6 +25,19 @@ struct Offline {
 
     func close() async { try? await identities.close() }
 
+    /// Runs `body` on the offline store of `dataDir`, closing it however `body` ends. Failures of
+    /// the identity operations are input errors (exit status 3).
+    static func run(dataDir: String, _ body: (Offline) async throws -> Void) async throws {
+        let offline = try await open(dataDir: dataDir)
+        do {
+            try await body(offline)
+        } catch {
+            await offline.close()
+            throw error is InputError ? error : InputError("\(error)")
+        }
+        await offline.close()
+    }
+
     static func roles(_ names: [String]) throws -> [Role] {
         try names.flatMap { $0.split(separator: ",") }.map { name in
             guard let role = Role(rawValue: String(name)) else {
@@ -47,19 +60,14 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "Data directory of the store.") var dataDir = "./acgs-data"
 
         func run() async throws {
-            let offline = try await Offline.open(dataDir: dataDir)
-            do {
+            try await Offline.run(dataDir: dataDir) { offline in
                 let roles = try Offline.roles(self.roles)
                 let agent = try await offline.auth.createAgent(name: name, owner: owner, roles: roles.isEmpty ? [.agent] : roles, by: "cli")
                 let (key, record) = try await offline.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: "cli")
                 print("agent   \(agent.id)  \(agent.name)  roles \(agent.roles.map(\.rawValue).joined(separator: ","))")
                 print("api key \(key)")
                 print("        (key id \(record.id); shown once, stored only as a hash)")
-            } catch {
-                await offline.close()
-                throw InputError("\(error)")
             }
-            await offline.close()
         }
     }
 }
@@ -85,16 +93,11 @@ struct UserCommand: AsyncParsableCommand {
                 password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
                     .trimmingCharacters(in: .newlines)
             }
-            let offline = try await Offline.open(dataDir: dataDir)
-            do {
+            try await Offline.run(dataDir: dataDir) { offline in
                 let user = try await offline.auth.createUser(username: username, password: password, roles: roles, by: "cli")
                 print("user     \(user.id)  \(user.username)  roles \(user.roles.map(\.rawValue).joined(separator: ","))")
                 if !passwordStdin { print("password \(password)  (shown once)") }
-            } catch {
-                await offline.close()
-                throw InputError("\(error)")
             }
-            await offline.close()
         }
     }
 }

@@ -16,7 +16,8 @@ struct ConstitutionalHashMiddleware<Context: RequestContext>: RouterMiddleware {
                 message: "the X-Constitutional-Hash header is required on every /api/ request",
                 details: ["active_hash": .string(active)])
         }
-        guard sent.trimmingCharacters(in: .whitespaces).lowercased() == active else {
+        // The exact header is the common case; only otherwise pay for trimming and case folding.
+        guard sent == active || sent.trimmingCharacters(in: .whitespaces).lowercased() == active else {
             throw APIError(
                 .conflict, code: "constitutional_hash_mismatch",
                 message: "the request is pinned to constitution \(sent.prefix(64)), but the active constitution is \(active)",
