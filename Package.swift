@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "GovernanceCore",
+                "GovernanceCore", "AuditLog",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -56,10 +56,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The tamper-evident log: RFC 6962 Merkle tree, proofs and their verification. No I/O.
+        // The tamper-evident log: entries, RFC 6962 Merkle tree, signed heads, proofs and the
+        // verifier. No I/O.
         .target(
             name: "AuditLog",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["GovernanceCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The in-memory L1 decision cache.
@@ -72,7 +73,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "GovernanceCore", "Storage", "Cache", "Identity",
+                "GovernanceCore", "Storage", "Cache", "Identity", "AuditLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "acgs",
             dependencies: [
-                "GovernanceCore", "Server", "Storage", "Identity",
+                "GovernanceCore", "Server", "Storage", "Identity", "AuditLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -44,9 +44,10 @@ public struct AuthEvent: Sendable, Hashable, Codable {
     }
 }
 
-/// Where auth events go. The audit log records them; until it exists they are logged.
+/// Where auth events go: the audit log in a server. Recording is part of the operation: when the
+/// event cannot be recorded the sink throws, and the operation fails rather than go unrecorded.
 public protocol AuthEventSink: Sendable {
-    func record(_ event: AuthEvent) async
+    func record(_ event: AuthEvent) async throws
 }
 
 /// Writes events to the log at `notice`.
@@ -55,7 +56,7 @@ public struct LoggingAuthEventSink: AuthEventSink {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func record(_ event: AuthEvent) async {
+    public func record(_ event: AuthEvent) async throws {
         var metadata: Logger.Metadata = ["event": "\(event.kind.rawValue)"]
         if let actor = event.actor { metadata["actor"] = "\(actor)" }
         if let subject = event.subject { metadata["subject"] = "\(subject)" }
@@ -70,7 +71,18 @@ public final class RecordingAuthEventSink: AuthEventSink {
 
     public init() {}
 
-    public func record(_ event: AuthEvent) async { storage.withLock { $0.append(event) } }
+    public func record(_ event: AuthEvent) async throws { storage.withLock { $0.append(event) } }
 
     public var events: [AuthEvent] { storage.withLock { $0 } }
+}
+
+extension AuthService {
+    /// Records an event; an event that cannot be recorded fails the operation as unavailable.
+    func recordEvent(_ event: AuthEvent) async throws(AuthError) {
+        do {
+            try await events.record(event)
+        } catch {
+            throw .unavailable
+        }
+    }
 }

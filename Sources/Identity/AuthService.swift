@@ -155,12 +155,12 @@ public final class AuthService: Sendable {
     public func passwordGrant(username: String, password: String, otp: String?, now: Date = Date()) async throws(AuthError) -> TokenGrant {
         guard var user = try await store({ try await repository.user(username: username) }) else {
             _ = Bcrypt.verify(password, hash: decoyHash)
-            await events.record(AuthEvent(.loginFailed, actor: nil, subject: nil, at: now, details: ["reason": "unknown_user"]))
+            try await recordEvent(AuthEvent(.loginFailed, actor: nil, subject: nil, at: now, details: ["reason": "unknown_user"]))
             throw .invalidCredentials
         }
         if let until = user.lockedUntil, until > now {
             _ = Bcrypt.verify(password, hash: decoyHash)
-            await events.record(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "locked"]))
+            try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "locked"]))
             throw .invalidCredentials
         }
         guard Bcrypt.verify(password, hash: user.passwordHash) else {
@@ -170,16 +170,16 @@ public final class AuthService: Sendable {
                 user.lockedUntil = now.addingTimeInterval(policy.lockoutDuration.seconds)
                 user.failedAttempts = 0
                 reason = "locked_out"
-                await events.record(AuthEvent(.lockedOut, actor: user.id, subject: user.id, at: now))
+                try await recordEvent(AuthEvent(.lockedOut, actor: user.id, subject: user.id, at: now))
             }
             user.updatedAt = now
             let failed = user
             try await store { try await repository.updateUser(failed) }
-            await events.record(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": reason]))
+            try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": reason]))
             throw .invalidCredentials
         }
         guard user.status == .active else {
-            await events.record(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "inactive"]))
+            try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "inactive"]))
             throw .invalidCredentials
         }
         if user.totpEnabled, let secret = user.totpSecret {
@@ -193,7 +193,7 @@ public final class AuthService: Sendable {
                 user.updatedAt = now
                 let failed = user
                 try await store { try await repository.updateUser(failed) }
-                await events.record(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "bad_otp"]))
+                try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "bad_otp"]))
                 throw .invalidCredentials
             }
         }
@@ -202,7 +202,7 @@ public final class AuthService: Sendable {
         user.updatedAt = now
         let succeeded = user
         try await store { try await repository.updateUser(succeeded) }
-        await events.record(AuthEvent(.loginSucceeded, actor: user.id, subject: user.id, at: now))
+        try await recordEvent(AuthEvent(.loginSucceeded, actor: user.id, subject: user.id, at: now))
         return try await issue(subjectId: user.id, kind: .user, name: user.username, roles: user.roles, family: nil, now: now)
     }
 
@@ -214,10 +214,10 @@ public final class AuthService: Sendable {
             principal = try await authenticateAPIKey(hash: Credentials.sha256(key), now: now)
             try checkNotRevoked(principal)
         } catch {
-            await events.record(AuthEvent(.loginFailed, actor: nil, subject: nil, at: now, details: ["reason": "bad_api_key"]))
+            try await recordEvent(AuthEvent(.loginFailed, actor: nil, subject: nil, at: now, details: ["reason": "bad_api_key"]))
             throw .invalidCredentials
         }
-        await events.record(AuthEvent(.loginSucceeded, actor: principal.id, subject: principal.apiKeyId, at: now, details: ["method": "api_key"]))
+        try await recordEvent(AuthEvent(.loginSucceeded, actor: principal.id, subject: principal.apiKeyId, at: now, details: ["method": "api_key"]))
         var grant = try await issue(subjectId: principal.id, kind: .agent, name: principal.name, roles: Array(principal.roles), family: nil, now: now, withRefresh: false)
         grant.refreshToken = nil
         return grant
@@ -232,7 +232,7 @@ public final class AuthService: Sendable {
         let first = try await store { try await repository.markRefreshTokenUsed(id: record.id, at: now) }
         guard record.usedAt == nil, first else {
             try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
-            await events.record(AuthEvent(.refreshReuseDetected, actor: record.subjectId, subject: record.familyId, at: now))
+            try await recordEvent(AuthEvent(.refreshReuseDetected, actor: record.subjectId, subject: record.familyId, at: now))
             throw .invalidToken("invalid refresh token")
         }
         let name: String
@@ -249,7 +249,7 @@ public final class AuthService: Sendable {
             }
             (name, roles) = (agent.name, agent.roles)
         }
-        await events.record(AuthEvent(.tokenRefreshed, actor: record.subjectId, subject: record.familyId, at: now))
+        try await recordEvent(AuthEvent(.tokenRefreshed, actor: record.subjectId, subject: record.familyId, at: now))
         return try await issue(subjectId: record.subjectId, kind: record.subjectKind, name: name, roles: roles, family: record.familyId, now: now)
     }
 
@@ -272,7 +272,7 @@ public final class AuthService: Sendable {
             try await store { try await repository.createRefreshToken(record) }
             refresh = token
         }
-        await events.record(AuthEvent(.tokenIssued, actor: subjectId, subject: issued.claims.tokenId, at: now))
+        try await recordEvent(AuthEvent(.tokenIssued, actor: subjectId, subject: issued.claims.tokenId, at: now))
         let principal = Principal(
             id: subjectId, kind: kind, name: name, roles: Set(roles), method: .accessToken, tokenId: issued.claims.tokenId,
             issuedAt: issued.claims.issuedAt, expiresAt: issued.claims.expiresAt)
@@ -295,13 +295,13 @@ public final class AuthService: Sendable {
         validations.remove(digest)
         if let record = try await store({ try await repository.refreshToken(hash: digest) }) {
             try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
-            await events.record(AuthEvent(.tokenRevoked, actor: actor?.id, subject: record.familyId, at: now, details: ["type": "refresh_token"]))
+            try await recordEvent(AuthEvent(.tokenRevoked, actor: actor?.id, subject: record.familyId, at: now, details: ["type": "refresh_token"]))
             return
         }
         if let claims = try? await tokens.verify(token, now: now) {
             revoked.withLock { _ = $0.tokenIds.insert(claims.tokenId) }
             try await store { try await repository.revokeAccessToken(jti: claims.tokenId, expiresAt: claims.expiresAt) }
-            await events.record(AuthEvent(.tokenRevoked, actor: actor?.id, subject: claims.tokenId, at: now, details: ["type": "access_token"]))
+            try await recordEvent(AuthEvent(.tokenRevoked, actor: actor?.id, subject: claims.tokenId, at: now, details: ["type": "access_token"]))
         }
     }
 
@@ -312,7 +312,7 @@ public final class AuthService: Sendable {
             try await store { try await repository.revokeAccessToken(jti: jti, expiresAt: max(expiry, now)) }
         }
         try await store { try await repository.revokeRefreshTokens(subjectId: principal.id, at: now) }
-        await events.record(AuthEvent(.logout, actor: principal.id, subject: principal.tokenId, at: now))
+        try await recordEvent(AuthEvent(.logout, actor: principal.id, subject: principal.tokenId, at: now))
     }
 
     /// Refuses every credential of a subject issued until now (suspension, role change).

@@ -14,7 +14,7 @@ extension AuthService {
         guard !name.trimmingWhitespace.isEmpty else { throw .invalidRequest("an agent needs a name") }
         let agent = AgentRecord(id: Credentials.newId("agt"), name: name, owner: owner, roles: roles, scopes: scopes, createdAt: now, updatedAt: now)
         try await store { try await repository.createAgent(agent) }
-        await events.record(AuthEvent(.identityCreated, actor: actor, subject: agent.id, at: now, details: ["kind": "agent", "roles": roles.map(\.rawValue).joined(separator: ",")]))
+        try await recordEvent(AuthEvent(.identityCreated, actor: actor, subject: agent.id, at: now, details: ["kind": "agent", "roles": roles.map(\.rawValue).joined(separator: ",")]))
         return agent
     }
 
@@ -27,7 +27,7 @@ extension AuthService {
         agent.updatedAt = now
         let updated = agent
         try await store { try await repository.updateAgent(updated) }
-        await recordChanges(before.status, agent.status, before.roles, agent.roles, subject: id, actor: actor, now: now)
+        try await recordChanges(before.status, agent.status, before.roles, agent.roles, subject: id, actor: actor, now: now)
         return agent
     }
 
@@ -35,7 +35,7 @@ extension AuthService {
         guard try await store({ try await repository.agent(id: id) }) != nil else { throw .notFound("agent \(id)") }
         try await store { try await repository.deleteAgent(id: id) }
         revokeSubject(id, now: now)
-        await events.record(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "agent"]))
+        try await recordEvent(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "agent"]))
     }
 
     /// A new API key for an agent, returned once; only its hash and prefix are kept.
@@ -45,14 +45,14 @@ extension AuthService {
         let (key, prefix) = Credentials.newAPIKey()
         let record = APIKeyRecord(id: Credentials.newId("key"), agentId: agentId, prefix: prefix, hash: Credentials.sha256(key), createdAt: now, expiresAt: expiresAt)
         try await store { try await repository.createAPIKey(record) }
-        await events.record(AuthEvent(.apiKeyCreated, actor: actor, subject: record.id, at: now, details: ["agent": agentId, "prefix": prefix]))
+        try await recordEvent(AuthEvent(.apiKeyCreated, actor: actor, subject: record.id, at: now, details: ["agent": agentId, "prefix": prefix]))
         return (key, record)
     }
 
     public func revokeAPIKey(id: String, by actor: String?, now: Date = Date()) async throws(AuthError) {
         guard try await store({ try await repository.revokeAPIKey(id: id, at: now) }) else { throw .notFound("API key \(id)") }
         revoked.withLock { _ = $0.apiKeyIds.insert(id) }
-        await events.record(AuthEvent(.apiKeyRevoked, actor: actor, subject: id, at: now))
+        try await recordEvent(AuthEvent(.apiKeyRevoked, actor: actor, subject: id, at: now))
     }
 
     // MARK: people
@@ -65,7 +65,7 @@ extension AuthService {
             id: Credentials.newId("usr"), username: username, passwordHash: Bcrypt.hash(password, cost: policy.bcryptCost), roles: roles,
             createdAt: now, updatedAt: now)
         try await store { try await repository.createUser(user) }
-        await events.record(AuthEvent(.identityCreated, actor: actor, subject: user.id, at: now, details: ["kind": "user", "roles": roles.map(\.rawValue).joined(separator: ",")]))
+        try await recordEvent(AuthEvent(.identityCreated, actor: actor, subject: user.id, at: now, details: ["kind": "user", "roles": roles.map(\.rawValue).joined(separator: ",")]))
         return user
     }
 
@@ -78,7 +78,7 @@ extension AuthService {
         user.updatedAt = now
         let updated = user
         try await store { try await repository.updateUser(updated) }
-        await recordChanges(before.status, user.status, before.roles, user.roles, subject: id, actor: actor, now: now)
+        try await recordChanges(before.status, user.status, before.roles, user.roles, subject: id, actor: actor, now: now)
         return user
     }
 
@@ -86,7 +86,7 @@ extension AuthService {
         guard try await store({ try await repository.user(id: id) }) != nil else { throw .notFound("user \(id)") }
         try await store { try await repository.deleteUser(id: id) }
         revokeSubject(id, now: now)
-        await events.record(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "user"]))
+        try await recordEvent(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "user"]))
     }
 
     /// Changes a password. Callers changing their own password give the current one; an admin
@@ -101,7 +101,7 @@ extension AuthService {
         try await store { try await repository.updateUser(updated) }
         try await store { try await repository.revokeRefreshTokens(subjectId: userId, at: now) }
         revokeSubject(userId, now: now)
-        await events.record(AuthEvent(.passwordChanged, actor: actor, subject: userId, at: now))
+        try await recordEvent(AuthEvent(.passwordChanged, actor: actor, subject: userId, at: now))
     }
 
     func checkPassword(_ password: String) throws(AuthError) {
@@ -123,7 +123,7 @@ extension AuthService {
         user.updatedAt = now
         let updated = user
         try await store { try await repository.updateUser(updated) }
-        await events.record(AuthEvent(.mfaEnrolled, actor: userId, subject: userId, at: now))
+        try await recordEvent(AuthEvent(.mfaEnrolled, actor: userId, subject: userId, at: now))
         return (TOTP(secret: secret).createAuthenticatorURL(label: user.username, issuer: "ACGS-2"), codes)
     }
 
@@ -136,7 +136,7 @@ extension AuthService {
         user.updatedAt = now
         let updated = user
         try await store { try await repository.updateUser(updated) }
-        await events.record(AuthEvent(.mfaConfirmed, actor: userId, subject: userId, at: now))
+        try await recordEvent(AuthEvent(.mfaConfirmed, actor: userId, subject: userId, at: now))
     }
 
     /// First start: when no active admin exists, creates `admin` with the given password, or with a
@@ -147,18 +147,18 @@ extension AuthService {
         let generated = password == nil ? Credentials.random(24) : nil
         var username = "admin"
         if users.contains(where: { $0.username == username }) { username = "admin-" + Credentials.random(4).lowercased() }
-        _ = try await createUser(username: username, password: password ?? generated ?? "", roles: [.admin], by: nil, now: now)
+        _ = try await createUser(username: username, password: password ?? generated ?? "", roles: [.admin], by: "system", now: now)
         return (username, generated)
     }
 
-    func recordChanges(_ oldStatus: IdentityStatus, _ newStatus: IdentityStatus, _ oldRoles: [Role], _ newRoles: [Role], subject: String, actor: String?, now: Date) async {
+    func recordChanges(_ oldStatus: IdentityStatus, _ newStatus: IdentityStatus, _ oldRoles: [Role], _ newRoles: [Role], subject: String, actor: String?, now: Date) async throws(AuthError) {
         if oldStatus != newStatus {
             if newStatus != .active { revokeSubject(subject, now: now) }
-            await events.record(AuthEvent(.statusChanged, actor: actor, subject: subject, at: now, details: ["from": oldStatus.rawValue, "to": newStatus.rawValue]))
+            try await recordEvent(AuthEvent(.statusChanged, actor: actor, subject: subject, at: now, details: ["from": oldStatus.rawValue, "to": newStatus.rawValue]))
         }
         if Set(oldRoles) != Set(newRoles) {
             revokeSubject(subject, now: now)
-            await events.record(AuthEvent(.roleChanged, actor: actor, subject: subject, at: now, details: ["roles": newRoles.map(\.rawValue).joined(separator: ",")]))
+            try await recordEvent(AuthEvent(.roleChanged, actor: actor, subject: subject, at: now, details: ["roles": newRoles.map(\.rawValue).joined(separator: ",")]))
         }
     }
 }

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import GovernanceCore
 import Hummingbird
@@ -19,24 +20,44 @@ public enum ACGSServer {
     public struct Stores: Sendable {
         public var decisions: SQLiteDecisionRepository
         public var identities: SQLiteIdentityRepository
+        public var audit: SQLiteAuditRepository
+
+        public func close() async {
+            try? await decisions.close()
+            try? await identities.close()
+            try? await audit.close()
+        }
     }
 
-    /// The shared core on the embedded store in the data directory: decisions and identities in
-    /// `acgs.sqlite`, signing keys in `keys/` (owner-only).
+    /// The shared core on the embedded store in the data directory: decisions, identities and the
+    /// audit log in `acgs.sqlite`; token signing keys in `keys/` and audit signing keys in
+    /// `audit-keys/` (owner-only). Refuses an audit store that is not the log that was signed.
     public static func makeRuntime(_ configuration: ServerConfiguration, logger: Logger) async throws -> (GovernanceRuntime, Stores) {
         let constitution = try loadConstitution(path: configuration.constitutionPath)
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let decisions = try await SQLiteDecisionRepository.open(path: directory + "/acgs.sqlite", logger: logger)
-        let identities = try await SQLiteIdentityRepository.open(path: directory + "/acgs.sqlite", logger: logger)
-        let policy = AuthPolicy()
-        let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
-        let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
-        let runtime = GovernanceRuntime(
-            constitution: constitution, decisions: decisions, identities: identities, tokens: tokens, authPolicy: policy,
-            cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
-            metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
-        return (runtime, Stores(decisions: decisions, identities: identities))
+        let database = directory + "/acgs.sqlite"
+        let decisions = try await SQLiteDecisionRepository.open(path: database, logger: logger)
+        let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
+        let audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
+        let stores = Stores(decisions: decisions, identities: identities, audit: audit)
+        do {
+            let policy = AuthPolicy()
+            let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
+            let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+            let treeHeads = try await TreeHeadSigner(
+                log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: directory),
+                constitutionalHash: { constitution.hash })
+            try await treeHeads.checkStoreAgainstLatestHead()
+            let runtime = GovernanceRuntime(
+                constitution: constitution, decisions: decisions, treeHeads: treeHeads, identities: identities, tokens: tokens,
+                authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
+                metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
+            return (runtime, stores)
+        } catch {
+            await stores.close()
+            throw error
+        }
     }
 
     /// Runs the services. `onFirstAdmin` receives the generated password of the first admin, when
@@ -46,6 +67,20 @@ public enum ACGSServer {
         onFirstAdmin: @Sendable (String, String) -> Void = { _, _ in }
     ) async throws {
         let (runtime, stores) = try await makeRuntime(configuration, logger: logger)
+        // The start and the constitution in force are the first entries of every run.
+        _ = try await runtime.auditLog.append([
+            AuditAppend(
+                AuditEvent(
+                    type: .system, actor: "system", constitutionalHash: runtime.activeHash,
+                    payload: ["event": "started", "version": .string(ACGSVersion.current), "services": .array(configuration.services.map { .string($0.rawValue) })])),
+            AuditAppend(
+                AuditEvent(
+                    type: .constitution, actor: "system", constitutionalHash: runtime.activeHash, subjects: [runtime.activeHash],
+                    payload: [
+                        "event": "activated", "name": .string(runtime.constitution.document.name), "digest": .string(runtime.constitution.identity.digest), "version": .string(runtime.constitution.version),
+                        "rules": .number(Double(runtime.constitution.ruleCount)),
+                    ])),
+        ])
         if let created = try await runtime.auth.ensureAdmin(password: adminPassword) {
             logger.notice("first start: created the admin account", metadata: ["username": "\(created.username)"])
             if let generated = created.generatedPassword { onFirstAdmin(created.username, generated) }
@@ -58,6 +93,7 @@ public enum ACGSServer {
             ])
         var services: [any Service] = [
             SQLiteCheckpointer(repository: stores.decisions, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
+            TreeHeadSigningService(signer: runtime.treeHeads, logger: logger),
         ]
         for service in configuration.services {
             let port = configuration.port(of: service)
@@ -67,7 +103,6 @@ public enum ACGSServer {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        try? await stores.decisions.close()
-        try? await stores.identities.close()
+        await stores.close()
     }
 }

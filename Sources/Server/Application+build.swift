@@ -19,6 +19,8 @@ public func buildRouter(service: ServiceName, runtime: GovernanceRuntime) -> Rou
         ConstitutionalAIController(runtime: runtime).addRoutes(to: router)
     case .auth:
         AuthController(runtime: runtime).addRoutes(to: router)
+    case .integrity:
+        IntegrityController(runtime: runtime).addRoutes(to: router)
     }
     return router
 }

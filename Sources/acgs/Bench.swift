@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditLog
 import Foundation
 import GovernanceCore
 import Hummingbird
@@ -77,31 +78,37 @@ struct Bench: AsyncParsableCommand {
 
     // MARK: durable appends
 
-    /// Appends per second through the group committer into the embedded store, with as many
-    /// concurrent writers as the HTTP benchmark has connections.
+    /// Audit appends per second through the group committer into the embedded store (entry, leaf and
+    /// subtree hashes and decision record in one transaction per batch), with as many concurrent
+    /// writers as the HTTP benchmark has connections.
     func storageBenchmark() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try await SQLiteDecisionRepository.open(path: directory + "/bench.sqlite")
-        let checkpointer = Task { try await SQLiteCheckpointer(repository: store, logger: Logger(label: "bench")).run() }
+        let decisions = try await SQLiteDecisionRepository.open(path: directory + "/bench.sqlite")
+        let audit = try await SQLiteAuditRepository.open(path: directory + "/bench.sqlite")
+        let log = try await AuditLogWriter.open(repository: audit)
+        let checkpointer = Task { try await SQLiteCheckpointer(repository: decisions, logger: Logger(label: "bench")).run() }
         defer { checkpointer.cancel() }
-        let committer = GroupCommitter<DecisionRecord> { try await store.append($0) }
         let seconds = min(duration, 5)
         let deadline = ContinuousClock.now + .seconds(seconds)
+        let masked = #"{"action":{"type":"shell","arguments":{"command":"ls -la /var/log"}},"content":"list the logs"}"#
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
             for writer in 0..<connections {
                 group.addTask {
                     var mine: [Duration] = []
                     var i = 0
                     while ContinuousClock.now < deadline {
+                        let id = "bench-\(writer)-\(i)"
                         let record = DecisionRecord(
-                            id: "bench-\(writer)-\(i)", createdAt: Date(), constitutionHash: ReferenceConstitution.hash,
+                            id: id, createdAt: Date(), constitutionHash: ReferenceConstitution.hash,
                             constitutionVersion: "1.0.0", outcome: .allow, score: 1, inputDigest: String(repeating: "0", count: 64),
-                            maskedInput: #"{"action":{"type":"shell","arguments":{"command":"ls -la /var/log"}},"content":"list the logs"}"#,
-                            violations: "[]", agentId: "bench-agent")
+                            maskedInput: masked, violations: "[]", agentId: "bench-agent")
+                        let event = AuditEvent(
+                            type: .decision, actor: "bench-agent", constitutionalHash: ReferenceConstitution.hash, subjects: [id, "bench-agent"],
+                            canonicalPayload: #"{"decision_id":"\#(id)","input":\#(masked)}"#, inputDigest: record.inputDigest)
                         let start = ContinuousClock.now
-                        try await committer.submit(record)
+                        _ = try await log.append(event, decision: record)
                         mine.append(.now - start)
                         i += 1
                     }
@@ -112,11 +119,19 @@ struct Bench: AsyncParsableCommand {
             for try await part in group { all += part }
             return all.sorted()
         }
-        try await store.close()
+        let keys = try await AuditSigningKeys.open(dataDirectory: directory)
+        let verifyStart = ContinuousClock.now
+        let signer = try await TreeHeadSigner(log: log, keys: keys, constitutionalHash: { ReferenceConstitution.hash })
+        try await signer.sign()
+        let report = try await audit.verify(keys: try await keys.publicKeys())
+        let verifyTime = ContinuousClock.now - verifyStart
+        try await audit.close()
+        try await decisions.close()
         func ms(_ d: Duration) -> String { String(format: "%.2f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
-        print("\nDurable appends through group commit (SQLite, WAL, synchronous=FULL), \(connections) concurrent writers, \(seconds) s")
+        print("\nDurable audit appends through group commit (SQLite, WAL, synchronous=FULL), \(connections) concurrent writers, \(seconds) s")
         print(String(format: "%.0f appends/s", Double(latencies.count) / Double(seconds))
             + "  p50 \(ms(latencies[latencies.count / 2]))  p99 \(ms(latencies[latencies.count * 99 / 100]))  max \(ms(latencies[latencies.count - 1]))")
+        print("full verification of the \(report.entriesChecked) entries: \(ms(verifyTime)), \(report.valid ? "valid" : "INVALID: \(report.problems.first?.description ?? "")")")
     }
 
     // MARK: HTTP
@@ -172,8 +187,12 @@ struct Bench: AsyncParsableCommand {
             print(String(format: "auth/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
                 authRatio.0, authRatio.0 >= 0.5 ? "met" : "NOT met", authRatio.1, authRatio.1 <= 1.5 ? "met" : "NOT met"))
             if compareMemoryStore {
+                let memoryDecisions = InMemoryDecisionRepository()
+                let memoryHeads = try await TreeHeadSigner(
+                    log: try await AuditLogWriter.open(repository: InMemoryAuditRepository(decisions: memoryDecisions)),
+                    keys: runtime.treeHeads.keys, constitutionalHash: { runtime.activeHash })
                 let memoryRuntime = GovernanceRuntime(
-                    constitution: runtime.constitution, decisions: InMemoryDecisionRepository(), identities: stores.identities,
+                    constitution: runtime.constitution, decisions: memoryDecisions, treeHeads: memoryHeads, identities: stores.identities,
                     tokens: runtime.auth.tokens, logger: logger)
                 let memoryApp = buildApplication(service: .constitutionalAI, runtime: memoryRuntime, host: "127.0.0.1", port: validatePort + 1, logger: logger)
                 group.addTask { try await memoryApp.runService(gracefulShutdownSignals: []) }
@@ -181,18 +200,18 @@ struct Bench: AsyncParsableCommand {
                 let memoryResult = try Wrk.run(
                     wrk, url: "http://127.0.0.1:\(validatePort + 1)/api/v1/constitutional/validate", body: body, hash: hash,
                     bearer: apiKey, connections: connections, duration: duration)
-                print(memoryResult.row("  same, decisions in memory (not durable)"))
+                print(memoryResult.row("  same, audit log in memory (not durable)"))
             }
             let throughputRatio = validateResult.requestsPerSecond / bareResult.requestsPerSecond
             let latencyRatio = validateResult.p99 / bareResult.p99
             print(String(format: "validate/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
                 throughputRatio, throughputRatio >= 0.5 ? "met" : "NOT met", latencyRatio, latencyRatio <= 1.5 ? "met" : "NOT met"))
             let stored = try await store.count()
-            print("decisions durably stored during the run: \(stored); non-2xx responses: bare \(bareResult.errors), validate \(validateResult.errors)")
+            let (logged, _) = await runtime.auditLog.head()
+            print("decisions durably stored during the run: \(stored), audit entries: \(logged); non-2xx responses: bare \(bareResult.errors), validate \(validateResult.errors)")
             group.cancelAll()
         }
-        try await store.close()
-        try await stores.identities.close()
+        await stores.close()
     }
 
     static func which(_ name: String) -> String? {

@@ -1,14 +1,19 @@
 import ArgumentParser
+import AuditLog
 import Foundation
+import GovernanceCore
 import Identity
 import Logging
 import Server
 import Storage
 
-/// Offline identity management against a data directory, for getting started and for scripts.
+/// Offline identity management against a data directory, for getting started and for scripts. Its
+/// auth events go into the data directory's audit log like a server's (a server running beside it
+/// continues after them).
 struct Offline {
     let auth: AuthService
     let identities: SQLiteIdentityRepository
+    let audit: SQLiteAuditRepository
     let keys: SigningKeyStore
 
     static func open(dataDir: String) async throws -> Offline {
@@ -16,14 +21,33 @@ struct Offline {
         var logger = Logger(label: "acgs")
         logger.logLevel = .warning
         let identities = try await SQLiteIdentityRepository.open(path: dataDir + "/acgs.sqlite", logger: logger)
+        let audit = try await SQLiteAuditRepository.open(path: dataDir + "/acgs.sqlite", logger: logger)
+        let log = try await AuditLogWriter.open(repository: audit)
+        let hash = try await lastActivatedConstitution(audit) ?? ReferenceConstitution.hash
         let policy = AuthPolicy()
         let keys = try await SigningKeyStore(directory: dataDir + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
         let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
-        let auth = AuthService(repository: identities, tokens: tokens, events: LoggingAuthEventSink(logger: logger), policy: policy) { "" }
-        return Offline(auth: auth, identities: identities, keys: keys)
+        let auth = AuthService(
+            repository: identities, tokens: tokens, events: AuditAuthEventSink(log: log, constitutionalHash: { hash }), policy: policy) { hash }
+        return Offline(auth: auth, identities: identities, audit: audit, keys: keys)
     }
 
-    func close() async { try? await identities.close() }
+    /// The constitution a server last activated on this data directory, for the entries written here.
+    static func lastActivatedConstitution(_ audit: SQLiteAuditRepository) async throws -> String? {
+        var query = AuditEntryQuery(limit: 1_000, type: .constitution)
+        var last: StoredAuditEntry?
+        while true {
+            guard let final = try await audit.entries(query).last else { break }
+            last = final
+            query.after = final.index
+        }
+        return last.flatMap { try? AuditEntry(text: $0.text) }?.event.constitutionalHash
+    }
+
+    func close() async {
+        try? await identities.close()
+        try? await audit.close()
+    }
 
     /// Runs `body` on the offline store of `dataDir`, closing it however `body` ends. Failures of
     /// the identity operations are input errors (exit status 3).
@@ -112,10 +136,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Data directory of the store.") var dataDir = "./acgs-data"
 
         func run() async throws {
-            let offline = try await Offline.open(dataDir: dataDir)
-            let kid = try await offline.keys.rotate()
-            print("active signing key \(kid)")
-            await offline.close()
+            try await Offline.run(dataDir: dataDir) { offline in
+                let kid = try await offline.keys.rotate()
+                try await offline.auth.events.record(AuthEvent(.signingKeyRotated, actor: "cli", subject: kid))
+                print("active signing key \(kid)")
+            }
         }
     }
 }

@@ -94,6 +94,31 @@ public actor SigningKeyStore {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The verifying keys as keys, active first (see `publicKeys`).
+    public func verifyingKeys() -> [(kid: String, publicKey: Curve25519.Signing.PublicKey, retiredAt: Date?)] {
+        liveKeys().map { ($0.kid, $0.publicKey, $0.retiredAt) }
+    }
+
+    /// Signs the bytes `message(kid)` with the active key (the kid is part of what some signers sign).
+    public func sign(_ message: @Sendable (String) -> [UInt8]) throws -> (kid: String, signature: [UInt8]) {
+        let active = ring.active
+        guard let privateKey = active.privateKey else { throw SigningKeyStoreError.corruptKeyFile(Self.fileName(for: active.kid)) }
+        return (active.kid, Array(try privateKey.signature(for: message(active.kid))))
+    }
+
+    /// The public keys in a key directory, read without its private keys and without changing anything:
+    /// what an offline verifier needs.
+    public static func publicKeys(inDirectory directory: String) throws -> [(kid: String, publicKey: Curve25519.Signing.PublicKey, retiredAt: Date?)] {
+        var keys: [(String, Curve25519.Signing.PublicKey, Date?)] = []
+        for name in try SigningKeyFiles.list(directory).sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(fileSuffix) {
+            let path = directory + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else { throw SigningKeyStoreError.io(operation: "read", path: path, errno: EACCES) }
+            let key = try decode(data, fileName: name, path: path)
+            keys.append((key.kid, key.publicKey, key.retiredAt))
+        }
+        return keys
+    }
+
     // MARK: - For TokenService
 
     /// The active kid and a jwt-kit collection holding only its private key.
@@ -197,7 +222,7 @@ public actor SigningKeyStore {
         try SigningKeyFiles.writeAtomically(encoder.encode(file), to: directory + "/" + fileName(for: key.kid))
     }
 
-    private static func decode(_ data: Data, fileName name: String, path: String) throws(SigningKeyStoreError) -> SigningKey {
+    static func decode(_ data: Data, fileName name: String, path: String) throws(SigningKeyStoreError) -> SigningKey {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         guard let file = try? decoder.decode(SigningKeyFile.self, from: data), file.version == 1, file.alg == "EdDSA", file.crv == "Ed25519",

@@ -78,6 +78,13 @@ struct HealthController {
             ready = false
         }
         do {
+            try await runtime.auditLog.repository.ping()
+            results["audit_log"] = "ok"
+        } catch {
+            results["audit_log"] = .string("unavailable")
+            ready = false
+        }
+        do {
             try await runtime.auth.repository.ping()
             results["identity_store"] = "ok"
         } catch {

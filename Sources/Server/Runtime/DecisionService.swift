@@ -1,3 +1,4 @@
+import AuditLog
 import Crypto
 import Foundation
 import GovernanceCore
@@ -13,13 +14,15 @@ public struct Decision: Sendable {
     public var constitutionVersion: String
     public var cacheHit: Bool
     public var validationMicroseconds: Int
+    /// The index of the decision's entry in the audit log.
+    public var auditIndex: Int
     /// The canonical JSON of the fields that depend only on the input and the constitution,
     /// without braces; encoded once per distinct input and kept in the cache with it.
     public var evaluationJSON: String
 
     public init(
         id: String, evaluation: Evaluation, violations: JSONValue, constitutionHash: String, constitutionVersion: String,
-        cacheHit: Bool, validationMicroseconds: Int, evaluationJSON: String? = nil
+        cacheHit: Bool, validationMicroseconds: Int, auditIndex: Int = -1, evaluationJSON: String? = nil
     ) {
         self.id = id
         self.evaluation = evaluation
@@ -28,6 +31,7 @@ public struct Decision: Sendable {
         self.constitutionVersion = constitutionVersion
         self.cacheHit = cacheHit
         self.validationMicroseconds = validationMicroseconds
+        self.auditIndex = auditIndex
         self.evaluationJSON = evaluationJSON ?? DecisionJSON.evaluationJSON(evaluation, violations: violations)
     }
 }
@@ -123,15 +127,16 @@ struct DecisionService: Sendable {
             violationsJSON: violations, violationsText: CanonicalJSON.encode(violations), evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
     }
 
-    /// Stores the decisions (one group commit for one, one transaction for a batch) and counts them.
+    /// Records the decisions in the audit log (one group commit, all or none) with their decision
+    /// records, and counts them. Nothing is answered before the entries are durable.
     private func record(
         _ judged: [(entry: CachedEvaluation, cacheHit: Bool, start: ContinuousClock.Instant)], agent: JSONValue,
         constitution: CompiledConstitution
     ) async throws -> [Decision] {
         var decisions: [Decision] = []
-        var records: [DecisionRecord] = []
+        var appends: [AuditAppend] = []
         decisions.reserveCapacity(judged.count)
-        records.reserveCapacity(judged.count)
+        appends.reserveCapacity(judged.count)
         let now = Date()
         let agentId = agent["id"].stringValue
         for (entry, cacheHit, start) in judged {
@@ -143,25 +148,38 @@ struct DecisionService: Sendable {
                     id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
                     constitutionVersion: constitution.version, cacheHit: cacheHit, validationMicroseconds: micros,
                     evaluationJSON: entry.evaluationJSON))
-            records.append(
-                DecisionRecord(
-                    id: id, createdAt: now, constitutionHash: constitution.hash, constitutionVersion: constitution.version,
-                    outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
-                    maskedInput: entry.maskedInput, violations: entry.violationsText, agentId: agentId))
+            let record = DecisionRecord(
+                id: id, createdAt: now, constitutionHash: constitution.hash, constitutionVersion: constitution.version,
+                outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
+                maskedInput: entry.maskedInput, violations: entry.violationsText, agentId: agentId)
+            appends.append(AuditAppend(Self.auditEvent(id: id, entry: entry, agentId: agentId, constitution: constitution), decision: record))
         }
+        let indices: [Int]
         do {
-            if records.count == 1 {
-                try await runtime.committer.submit(records[0])
-            } else {
-                try await runtime.decisions.append(records)
-            }
+            indices = try await runtime.auditLog.append(appends)
         } catch {
-            for _ in records { runtime.metrics.recordGovernanceFailure() }
-            runtime.logger.error("decision store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
-            throw APIError.unavailable("the decision could not be recorded, so none is given; retry later", code: "decision_store_unavailable")
+            for _ in appends { runtime.metrics.recordGovernanceFailure() }
+            runtime.logger.error("audit log unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
+            throw APIError.unavailable("the decision could not be recorded in the audit log, so none is given; retry later", code: "audit_log_unavailable")
         }
-        for d in decisions { runtime.metrics.recordDecision(d.evaluation.outcome, cacheHit: d.cacheHit) }
+        for i in decisions.indices {
+            decisions[i].auditIndex = indices[i]
+            runtime.metrics.recordDecision(decisions[i].evaluation.outcome, cacheHit: decisions[i].cacheHit)
+        }
         return decisions
+    }
+
+    /// A decision's audit entry: the masked input, the evaluation as answered, and the digest of the
+    /// unmasked input. The payload is assembled from the cached canonical fragments, in key order.
+    static func auditEvent(id: String, entry: CachedEvaluation, agentId: String?, constitution: CompiledConstitution) -> AuditEvent {
+        var payload = #"{"constitution_version":"#
+        CanonicalJSON.writeString(constitution.version, into: &payload)
+        payload += #","decision_id":"#
+        CanonicalJSON.writeString(id, into: &payload)
+        payload += #","evaluation":{"# + entry.evaluationJSON + #"},"input":"# + entry.maskedInput + "}"
+        return AuditEvent(
+            type: .decision, actor: agentId ?? "anonymous", constitutionalHash: constitution.hash,
+            subjects: agentId.map { [id, $0] } ?? [id], canonicalPayload: payload, inputDigest: entry.inputDigest)
     }
 
     /// The input with every string masked: what is stored and shown instead of the original.
@@ -220,6 +238,7 @@ public enum DecisionJSON {
                 "constitution_version": .string(d.constitutionVersion),
             ]),
             "decision_id": .string(d.id),
+            "audit_index": .number(Double(d.auditIndex)),
         ]
     }
 
@@ -231,7 +250,7 @@ public enum DecisionJSON {
     /// The same response as text, reusing the cached encoding of the evaluation's fields; the few
     /// per-request fields are written directly (ids, hashes and versions are quoted as JSON strings).
     static func encodedResponse(_ d: Decision) -> String {
-        var out = "{" + d.evaluationJSON + #","constitutional_hash":"#
+        var out = "{" + d.evaluationJSON + #","audit_index":\#(d.auditIndex),"constitutional_hash":"#
         CanonicalJSON.writeString(d.constitutionHash, into: &out)
         out += #","decision_id":"#
         CanonicalJSON.writeString(d.id, into: &out)

@@ -1,3 +1,4 @@
+import AuditLog
 import Cache
 import Foundation
 import GovernanceCore
@@ -7,10 +8,12 @@ import Storage
 import Synchronization
 
 /// The shared core that every service listener stands on: the active constitution, the decision
-/// cache, the decision store and the metrics. One per process.
+/// cache, the decision store, the audit log and the metrics. One per process.
 public final class GovernanceRuntime: Sendable {
     private let active: ActiveConstitution
     public let decisions: any DecisionRepository
+    public let auditLog: AuditLogWriter
+    public let treeHeads: TreeHeadSigner
     public let auth: AuthService
     public let cache: LRUCache<String, CachedEvaluation>
     public let metrics: ACGSMetrics
@@ -18,26 +21,28 @@ public final class GovernanceRuntime: Sendable {
     public let startedAt: ContinuousClock.Instant = .now
     /// `/metrics` admits only admins and auditors.
     public let metricsRequireAuth: Bool
-    let committer: GroupCommitter<DecisionRecord>
     let decisionIDs = DecisionIDs()
 
+    /// `treeHeads` signs over `auditLog`; auth events go to the audit log unless `authEvents` is given.
     public init(
-        constitution: CompiledConstitution, decisions: any DecisionRepository, identities: any IdentityRepository, tokens: TokenService,
-        authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
+        constitution: CompiledConstitution, decisions: any DecisionRepository, treeHeads: TreeHeadSigner, identities: any IdentityRepository,
+        tokens: TokenService, authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
         cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
         logger: Logger = Logger(label: "acgs")
     ) {
         self.metricsRequireAuth = metricsRequireAuth
         let active = ActiveConstitution(constitution)
         self.active = active
+        self.auditLog = treeHeads.log
+        self.treeHeads = treeHeads
         self.auth = AuthService(
-            repository: identities, tokens: tokens, events: authEvents ?? LoggingAuthEventSink(logger: logger), policy: authPolicy,
+            repository: identities, tokens: tokens,
+            events: authEvents ?? AuditAuthEventSink(log: treeHeads.log, constitutionalHash: { active.current.hash }), policy: authPolicy,
             cacheCapacity: cacheCapacity, constitutionalHash: { active.current.hash })
         self.decisions = decisions
         self.cache = LRUCache(capacity: cacheCapacity, ttl: cacheTTL)
         self.metrics = metrics
         self.logger = logger
-        self.committer = GroupCommitter { records in try await decisions.append(records) }
     }
 
     public var constitution: CompiledConstitution { active.current }

@@ -4,12 +4,14 @@ import Foundation
 public enum ServiceName: String, Sendable, Hashable, CaseIterable, Codable {
     case constitutionalAI = "constitutional-ai"
     case auth
+    case integrity
 
     /// The port of the deployment guide.
     public var defaultPort: Int {
         switch self {
         case .constitutionalAI: 32768
         case .auth: 8016
+        case .integrity: 8002
         }
     }
 

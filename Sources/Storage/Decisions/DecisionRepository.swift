@@ -16,10 +16,12 @@ public struct DecisionRecord: Sendable, Codable, Hashable {
     /// The matching rules with their (masked) evidence, as JSON.
     public var violations: String
     public var agentId: String?
+    /// The index of the decision's entry in the audit log, once it has one.
+    public var auditIndex: Int?
 
     public init(
         id: String, createdAt: Date, constitutionHash: String, constitutionVersion: String, outcome: Outcome,
-        score: Double, inputDigest: String, maskedInput: String, violations: String, agentId: String?
+        score: Double, inputDigest: String, maskedInput: String, violations: String, agentId: String?, auditIndex: Int? = nil
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -31,6 +33,7 @@ public struct DecisionRecord: Sendable, Codable, Hashable {
         self.maskedInput = maskedInput
         self.violations = violations
         self.agentId = agentId
+        self.auditIndex = auditIndex
     }
 }
 

@@ -33,7 +33,8 @@ public final class SQLiteDecisionRepository: DecisionRepository {
                 "CREATE INDEX decisions_created_at ON decisions (created_at)",
                 "CREATE INDEX decisions_agent ON decisions (agent_id, created_at)",
             ]
-        )
+        ),
+        (2, ["ALTER TABLE decisions ADD COLUMN audit_index INTEGER"]),
     ]
 
     private init(connection: SQLiteConnection, path: String) {
@@ -58,18 +59,24 @@ public final class SQLiteDecisionRepository: DecisionRepository {
     }
 
     public func append(_ records: [DecisionRecord]) async throws {
+        try await Self.insert(records, on: connection)
+    }
+
+    /// One multi-row INSERT: a single thread-pool hop for a batch. The audit log calls it inside its
+    /// own transaction, so that a decision and its audit entry are stored together or not at all.
+    static func insert(_ records: [DecisionRecord], on connection: SQLiteConnection) async throws {
         guard !records.isEmpty else { return }
-        // One multi-row INSERT per transaction: a single thread-pool hop and a single fsync per batch.
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        let sql = "INSERT INTO decisions (id, created_at, constitution_hash, constitution_version, outcome, score, input_digest, masked_input, violations, agent_id) VALUES "
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let sql = "INSERT INTO decisions (id, created_at, constitution_hash, constitution_version, outcome, score, input_digest, masked_input, violations, agent_id, audit_index) VALUES "
             + Array(repeating: row, count: records.count).joined(separator: ", ")
         var binds: [SQLiteData] = []
-        binds.reserveCapacity(records.count * 10)
+        binds.reserveCapacity(records.count * 11)
         for r in records {
             binds += [
                 .text(r.id), .float(r.createdAt.timeIntervalSince1970), .text(r.constitutionHash),
                 .text(r.constitutionVersion), .text(r.outcome.rawValue), .float(r.score), .text(r.inputDigest),
                 .text(r.maskedInput), .text(r.violations), r.agentId.map { .text($0) } ?? .null,
+                r.auditIndex.map { .integer($0) } ?? .null,
             ]
         }
         _ = try await connection.query(sql, binds)
@@ -103,7 +110,7 @@ public final class SQLiteDecisionRepository: DecisionRepository {
         return DecisionRecord(
             id: id, createdAt: Date(timeIntervalSince1970: created), constitutionHash: hash, constitutionVersion: version,
             outcome: outcome, score: score, inputDigest: digest, maskedInput: masked, violations: violations,
-            agentId: row.column("agent_id")?.string)
+            agentId: row.column("agent_id")?.string, auditIndex: row.column("audit_index")?.integer)
     }
 }
 

@@ -93,6 +93,12 @@ public struct IncrementalMerkleTree<Store: SubtreeHashStore> {
         return try MerkleProofLayout.consistencyNodes(first: first, second: second).map { try hash(of: $0) }
     }
 
+    /// Gives `body` the store, for draining hashes a buffering store collected (see `SubtreeHashBuffer`).
+    /// Changing what the store answers for stored subtrees would corrupt the tree.
+    public mutating func withStore<R>(_ body: (inout Store) throws -> R) rethrows -> R {
+        try body(&store)
+    }
+
     private func checkSize(_ treeSize: Int) throws(MerkleTreeError) {
         guard treeSize >= 0, treeSize <= size else {
             throw .treeSizeOutOfRange(requested: treeSize, available: size)

@@ -46,3 +46,25 @@ public enum InMemorySubtreeHashStoreError: Error, Equatable, Sendable {
     /// The subtree was not the next one on its level.
     case notNextIndex(SubtreeID)
 }
+
+/// The few subtree hashes one operation on a database-backed log needs, read beforehand in one query,
+/// and the hashes the operation produced, to be written in its transaction. Never the whole tree.
+public struct SubtreeHashBuffer: SubtreeHashStore, Sendable {
+    private var known: [SubtreeID: [UInt8]]
+    /// Hashes stored since the last `takeWritten`, in order.
+    public private(set) var written: [(SubtreeID, [UInt8])] = []
+
+    public init(known: [SubtreeID: [UInt8]] = [:]) { self.known = known }
+
+    public func hash(of subtree: SubtreeID) -> [UInt8]? { known[subtree] }
+
+    public mutating func store(_ hash: [UInt8], for subtree: SubtreeID) {
+        written.append((subtree, hash))
+    }
+
+    /// The hashes written so far, which the buffer then forgets.
+    public mutating func takeWritten() -> [(SubtreeID, [UInt8])] {
+        defer { written = [] }
+        return written
+    }
+}

@@ -1,0 +1,141 @@
+import AuditLog
+import Foundation
+
+/// One thing to append: an event, and the decision record that points at its entry, if any.
+public struct AuditAppend: Sendable {
+    public var event: AuditEvent
+    public var decision: DecisionRecord?
+
+    public init(_ event: AuditEvent, decision: DecisionRecord? = nil) {
+        self.event = event
+        self.decision = decision
+    }
+}
+
+/// Appends to the audit log. Concurrent appends are group-committed: one transaction and one flush
+/// for every request waiting, so the decision path keeps its latency budget. `append` returns only
+/// once the entry is durable, with its index; when the store cannot take it, it throws and nothing
+/// was recorded.
+///
+/// The writer keeps the tree's frontier (O(log n) hashes) in memory and writes each new leaf hash and
+/// completed subtree hash with the entries, so proofs never need the whole tree.
+public final class AuditLogWriter: Sendable {
+    public let repository: any AuditRepository
+    private let state: AuditTreeState
+    private let committer: GroupCommitter<[AuditAppend], [Int]>
+
+    private init(repository: any AuditRepository, state: AuditTreeState) {
+        self.repository = repository
+        self.state = state
+        self.committer = GroupCommitter { groups in try await state.commit(groups) }
+    }
+
+    /// Opens the log as the store holds it.
+    public static func open(repository: any AuditRepository, now: @escaping @Sendable () -> Date = Date.init) async throws -> AuditLogWriter {
+        let state = AuditTreeState(repository: repository, now: now)
+        try await state.reload()
+        return AuditLogWriter(repository: repository, state: state)
+    }
+
+    /// Appends one event; returns its index once it is durable.
+    public func append(_ event: AuditEvent, decision: DecisionRecord? = nil) async throws -> Int {
+        try await append([AuditAppend(event, decision: decision)])[0]
+    }
+
+    /// Appends events together, at consecutive indices, all or none.
+    public func append(_ items: [AuditAppend]) async throws -> [Int] {
+        guard !items.isEmpty else { return [] }
+        return try await committer.submit(items)
+    }
+
+    /// The size and root of the durable log: what a tree head may be signed over.
+    public func head() async -> (size: Int, root: [UInt8]) {
+        await state.durable
+    }
+}
+
+/// The tree's frontier and the batch commit. Commits are serial (the group committer drains one batch
+/// at a time); `durable` moves only once a batch is committed, so a head is never signed over entries
+/// that could still be lost.
+actor AuditTreeState {
+    private let repository: any AuditRepository
+    private let now: @Sendable () -> Date
+    private var tree = IncrementalMerkleTree(store: SubtreeHashBuffer())
+    private(set) var durable: (size: Int, root: [UInt8]) = (0, MerkleHash.empty)
+    /// Set when a commit failed: whether it reached the disk is unknown, so the state is read again.
+    private var stale = false
+
+    init(repository: any AuditRepository, now: @escaping @Sendable () -> Date) {
+        self.repository = repository
+        self.now = now
+    }
+
+    /// Reads the size and frontier back from the store.
+    func reload() async throws {
+        let size = try await repository.size()
+        let frontier = MerkleProofLayout.frontier(treeSize: size)
+        let known = try await repository.nodes(frontier)
+        guard known.count == frontier.count else {
+            throw AuditStoreError.corrupt("the stored tree lacks subtree hashes of its frontier at size \(size)")
+        }
+        tree = try IncrementalMerkleTree(store: SubtreeHashBuffer(known: known), size: size)
+        durable = (size, tree.root)
+        stale = false
+    }
+
+    func commit(_ groups: [[AuditAppend]]) async throws -> [[Int]] {
+        if stale { try await reload() }
+        do {
+            return try await write(groups)
+        } catch AuditStoreError.indexTaken {
+            // Another process appended first (an offline command beside the server): continue after it.
+            stale = true
+            try await reload()
+            do {
+                return try await write(groups)
+            } catch {
+                stale = true
+                throw error
+            }
+        } catch {
+            stale = true
+            throw error
+        }
+    }
+
+    private func write(_ groups: [[AuditAppend]]) async throws -> [[Int]] {
+        let before = tree
+        let milliseconds = AuditClock.milliseconds(now())
+        let timestamp = AuditClock.format(milliseconds: milliseconds)
+        var entries: [StoredAuditEntry] = []
+        var decisions: [DecisionRecord] = []
+        var indices: [[Int]] = []
+        indices.reserveCapacity(groups.count)
+        do {
+            for group in groups {
+                var groupIndices: [Int] = []
+                groupIndices.reserveCapacity(group.count)
+                for item in group {
+                    let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: item.event)
+                    let text = entry.text
+                    try tree.append(leafHash: MerkleHash.leaf(Array(text.utf8)))
+                    entries.append(
+                        StoredAuditEntry(index: entry.index, timestampMilliseconds: milliseconds, type: item.event.type, actor: item.event.actor, text: text))
+                    if var decision = item.decision {
+                        decision.auditIndex = entry.index
+                        decisions.append(decision)
+                    }
+                    groupIndices.append(entry.index)
+                }
+                indices.append(groupIndices)
+            }
+            let nodes = tree.withStore { $0.takeWritten() }
+            try await repository.append(AuditAppendBatch(entries: entries, nodes: nodes, decisions: decisions))
+        } catch {
+            tree = before
+            throw error
+        }
+        durable = (tree.size, tree.root)
+        return indices
+    }
+}

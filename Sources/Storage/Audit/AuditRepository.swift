@@ -1,0 +1,171 @@
+import AuditLog
+import Foundation
+
+/// An audit entry as stored: its text (the canonical JSON that was hashed), the columns entries are
+/// found by, and the leaf hash recorded when it was appended.
+public struct StoredAuditEntry: Sendable, Equatable {
+    public var index: Int
+    public var timestampMilliseconds: Int64
+    public var type: AuditEntryType
+    public var actor: String
+    public var text: String
+    /// Level 0 of the stored tree; read only where it is asked for.
+    public var leafHash: [UInt8]?
+
+    public init(index: Int, timestampMilliseconds: Int64, type: AuditEntryType, actor: String, text: String, leafHash: [UInt8]? = nil) {
+        self.index = index
+        self.timestampMilliseconds = timestampMilliseconds
+        self.type = type
+        self.actor = actor
+        self.text = text
+        self.leafHash = leafHash
+    }
+}
+
+/// Which entries to list: after a cursor, in index order, optionally filtered.
+public struct AuditEntryQuery: Sendable, Equatable {
+    /// Entries with an index greater than this; nil from the start.
+    public var after: Int?
+    public var limit: Int
+    public var type: AuditEntryType?
+    public var actor: String?
+    /// Milliseconds since 1970, inclusive.
+    public var since: Int64?
+    /// Milliseconds since 1970, exclusive.
+    public var until: Int64?
+
+    public init(after: Int? = nil, limit: Int = 100, type: AuditEntryType? = nil, actor: String? = nil, since: Int64? = nil, until: Int64? = nil) {
+        self.after = after
+        self.limit = limit
+        self.type = type
+        self.actor = actor
+        self.since = since
+        self.until = until
+    }
+}
+
+/// What one group commit writes, in one transaction: the entries, the subtree hashes they complete
+/// (their leaf hashes included), and the decision records that point at them.
+public struct AuditAppendBatch: Sendable {
+    public var entries: [StoredAuditEntry]
+    public var nodes: [(SubtreeID, [UInt8])]
+    public var decisions: [DecisionRecord]
+
+    public init(entries: [StoredAuditEntry], nodes: [(SubtreeID, [UInt8])], decisions: [DecisionRecord]) {
+        self.entries = entries
+        self.nodes = nodes
+        self.decisions = decisions
+    }
+}
+
+/// Where the audit log is kept: entries, the hashes of complete subtrees, and signed tree heads.
+/// Entries and subtree hashes are written once and never updated.
+public protocol AuditRepository: Sendable {
+    /// Stores the batch durably, all or nothing. Fails if an entry's index is already taken, so two
+    /// writers can never both append at the same index.
+    func append(_ batch: AuditAppendBatch) async throws
+    /// The number of entries.
+    func size() async throws -> Int
+    /// The stored hashes of these subtrees; absent ones are missing from the answer.
+    func nodes(_ ids: [SubtreeID]) async throws -> [SubtreeID: [UInt8]]
+    func entries(_ query: AuditEntryQuery) async throws -> [StoredAuditEntry]
+    func entry(at index: Int) async throws -> StoredAuditEntry?
+    /// Entries after `after` in index order with their recorded leaf hashes, for verification.
+    func scan(after: Int, limit: Int) async throws -> [StoredAuditEntry]
+    func appendHead(_ head: SignedTreeHead) async throws
+    func latestHead() async throws -> SignedTreeHead?
+    /// Every signed head, in the order they were signed.
+    func heads() async throws -> [SignedTreeHead]
+    /// Succeeds when the store can be used now.
+    func ping() async throws
+}
+
+/// The audit log in memory; for tests. Decisions go to `decisions` with their entries.
+public actor InMemoryAuditRepository: AuditRepository {
+    private var stored: [StoredAuditEntry] = []
+    private var storedNodes: [SubtreeID: [UInt8]] = [:]
+    private var storedHeads: [SignedTreeHead] = []
+    private let decisions: InMemoryDecisionRepository?
+    /// While set, every call fails: an unavailable store.
+    public var failing = false
+
+    public init(decisions: InMemoryDecisionRepository? = nil) { self.decisions = decisions }
+
+    public func setFailing(_ failing: Bool) { self.failing = failing }
+
+    public func append(_ batch: AuditAppendBatch) async throws {
+        try check()
+        guard batch.entries.first.map({ $0.index == stored.count }) ?? true else { throw AuditStoreError.indexTaken }
+        try await decisions?.append(batch.decisions)
+        stored += batch.entries.map { entry in
+            var e = entry
+            e.leafHash = nil
+            return e
+        }
+        for (id, hash) in batch.nodes { storedNodes[id] = hash }
+    }
+
+    public func size() throws -> Int {
+        try check()
+        return stored.count
+    }
+
+    public func nodes(_ ids: [SubtreeID]) throws -> [SubtreeID: [UInt8]] {
+        try check()
+        return Dictionary(uniqueKeysWithValues: ids.compactMap { id in storedNodes[id].map { (id, $0) } })
+    }
+
+    public func entries(_ query: AuditEntryQuery) throws -> [StoredAuditEntry] {
+        try check()
+        return Array(
+            stored.lazy.filter { e in
+                (query.after.map { e.index > $0 } ?? true) && (query.type.map { e.type == $0 } ?? true)
+                    && (query.actor.map { e.actor == $0 } ?? true) && (query.since.map { e.timestampMilliseconds >= $0 } ?? true)
+                    && (query.until.map { e.timestampMilliseconds < $0 } ?? true)
+            }
+            .prefix(query.limit))
+    }
+
+    public func entry(at index: Int) throws -> StoredAuditEntry? {
+        try check()
+        return stored.indices.contains(index) ? stored[index] : nil
+    }
+
+    public func scan(after: Int, limit: Int) throws -> [StoredAuditEntry] {
+        try check()
+        return stored.dropFirst(max(0, after + 1)).prefix(limit).map { entry in
+            var e = entry
+            e.leafHash = storedNodes[SubtreeID(level: 0, index: e.index)]
+            return e
+        }
+    }
+
+    public func appendHead(_ head: SignedTreeHead) throws {
+        try check()
+        storedHeads.append(head)
+    }
+
+    public func latestHead() throws -> SignedTreeHead? {
+        try check()
+        return storedHeads.last
+    }
+
+    public func heads() throws -> [SignedTreeHead] {
+        try check()
+        return storedHeads
+    }
+
+    public func ping() throws { try check() }
+
+    private func check() throws {
+        if failing { throw AuditStoreError.unavailable }
+    }
+}
+
+public enum AuditStoreError: Error, Sendable, Equatable {
+    /// Another writer appended at the same index first.
+    case indexTaken
+    case unavailable
+    /// The store lacks a subtree hash that its size says it must have.
+    case corrupt(String)
+}
