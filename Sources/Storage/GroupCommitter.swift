@@ -45,9 +45,9 @@ public actor GroupCommitter<Item: Sendable, Output: Sendable> {
 
 extension GroupCommitter where Output == Void {
     /// A committer whose writer has nothing to answer but success.
-    public init(maxBatch: Int = 500, write: @escaping @Sendable ([Item]) async throws -> Void) {
+    public init(maxBatch: Int = 500, store: @escaping @Sendable ([Item]) async throws -> Void) {
         self.init(maxBatch: maxBatch) { (items: [Item]) async throws -> [Void] in
-            try await write(items)
+            try await store(items)
             return Array(repeating: (), count: items.count)
         }
     }

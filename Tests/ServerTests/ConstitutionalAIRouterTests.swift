@@ -160,7 +160,7 @@ struct ConstitutionalAIRouterTests {
             return (a, b)
         }
         #expect(validate.status == .serviceUnavailable)
-        #expect(validate.errorCode == "decision_store_unavailable")
+        #expect(validate.errorCode == "audit_log_unavailable")
         #expect(validate.json["decision"] == .null, "no decision may be given without a record")
         #expect(ready.status == .serviceUnavailable)
         #expect(h.runtime.metrics.exposition().contains("acgs_constitutional_compliance_rate 0"))

@@ -66,7 +66,8 @@ struct RestrictedMetricsTests {
     @Test func metricsAdmitOnlyAdminsAndAuditorsWhenConfigured() async throws {
         let base = try await Harness()
         let runtime = GovernanceRuntime(
-            constitution: base.runtime.constitution, decisions: base.store, identities: base.identities, tokens: base.auth.tokens,
+            constitution: base.runtime.constitution, decisions: base.store, treeHeads: base.runtime.treeHeads, identities: base.identities,
+            tokens: base.auth.tokens,
             authPolicy: base.auth.policy, metricsRequireAuth: true)
         let (_, auditor) = try await base.signIn(roles: [.auditor])
         let auditorToken = try await runtime.auth.authenticate(bearer: auditor).0.name

@@ -64,6 +64,7 @@ struct FailingRepository: DecisionRepository {
 struct Harness {
     let runtime: GovernanceRuntime
     let store: any DecisionRepository
+    let audit: InMemoryAuditRepository
     let identities: InMemoryIdentityRepository
     let events = RecordingAuthEventSink()
     /// An active agent and its API key, sent by default.
@@ -72,17 +73,24 @@ struct Harness {
     var hash: String { runtime.activeHash }
     var auth: AuthService { runtime.auth }
 
-    init(store: any DecisionRepository = InMemoryDecisionRepository()) async throws {
+    /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
+    init(store: any DecisionRepository = InMemoryDecisionRepository(), authEventsToAuditLog: Bool = false) async throws {
         self.store = store
+        let audit = InMemoryAuditRepository(decisions: store)
+        self.audit = audit
         let identities = InMemoryIdentityRepository()
         self.identities = identities
         var policy = AuthPolicy()
         policy.bcryptCost = 4  // fast tests; production uses 12
         let keys = try await SigningKeyStore(directory: try temporaryDirectory() + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
         let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+        let constitution = try CompiledConstitution(source: testConstitutionSource)
+        let treeHeads = try await TreeHeadSigner(
+            log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: try temporaryDirectory()),
+            constitutionalHash: { constitution.hash })
         self.runtime = GovernanceRuntime(
-            constitution: try CompiledConstitution(source: testConstitutionSource), decisions: store, identities: identities, tokens: tokens,
-            authEvents: events, authPolicy: policy)
+            constitution: constitution, decisions: store, treeHeads: treeHeads, identities: identities, tokens: tokens,
+            authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
         agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
         agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
     }

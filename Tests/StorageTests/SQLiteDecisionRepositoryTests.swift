@@ -69,10 +69,10 @@ struct GroupCommitterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let repo = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
         let batches = Batches()
-        let committer = GroupCommitter<DecisionRecord> { items in
+        let committer = GroupCommitter<DecisionRecord, Void>(store: { items in
             await batches.add(items.count)
             try await repo.append(items)
-        }
+        })
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<500 { group.addTask { try await committer.submit(record("r\(i)")) } }
             try await group.waitForAll()
@@ -86,7 +86,7 @@ struct GroupCommitterTests {
 
     @Test func aFailedWriteFailsEverySubmitterOfTheBatch() async throws {
         struct Down: Error {}
-        let committer = GroupCommitter<Int> { _ in throw Down() }
+        let committer = GroupCommitter<Int, Void>(store: { _ in throw Down() })
         await #expect(throws: Down.self) { try await committer.submit(1) }
         await #expect(throws: Down.self) { try await committer.submit(2) }
     }

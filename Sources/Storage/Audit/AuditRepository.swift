@@ -85,11 +85,11 @@ public actor InMemoryAuditRepository: AuditRepository {
     private var stored: [StoredAuditEntry] = []
     private var storedNodes: [SubtreeID: [UInt8]] = [:]
     private var storedHeads: [SignedTreeHead] = []
-    private let decisions: InMemoryDecisionRepository?
+    private let decisions: (any DecisionRepository)?
     /// While set, every call fails: an unavailable store.
     public var failing = false
 
-    public init(decisions: InMemoryDecisionRepository? = nil) { self.decisions = decisions }
+    public init(decisions: (any DecisionRepository)? = nil) { self.decisions = decisions }
 
     public func setFailing(_ failing: Bool) { self.failing = failing }
 
