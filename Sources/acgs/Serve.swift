@@ -59,6 +59,9 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ConstitutionError {
             FileHandle.standardError.write(Data(("refusing to start: the constitution cannot be trusted:\n\(error.description)\n").utf8))
             throw ExitCode(78)
+        } catch let error as AuditIntegrityError {
+            FileHandle.standardError.write(Data(("refusing to start: the audit log cannot be trusted: \(error.description)\nRun `acgs audit verify` for a full report.\n").utf8))
+            throw ExitCode(78)
         } catch let error as CocoaError where error.code == .fileReadNoSuchFile || error.code == .fileReadUnknown {
             FileHandle.standardError.write(Data(("refusing to start: cannot read the constitution file: \(error.localizedDescription)\n").utf8))
             throw ExitCode(78)

@@ -52,7 +52,7 @@ func temporaryDirectory() throws -> String {
 }
 
 /// A running `acgs serve`, stopped with SIGTERM when done.
-final class ServerProcess {
+final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let log: String
 
@@ -82,6 +82,12 @@ final class ServerProcess {
     }
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// Kills the server with SIGKILL: no shutdown, no final flush.
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
 
     func stop() -> Int32 {
         if process.isRunning {
