@@ -18,29 +18,32 @@ public enum ACGSServer {
 
     /// The stores a runtime was built on, to close on shutdown.
     public struct Stores: Sendable {
-        public var decisions: SQLiteDecisionRepository
         public var identities: SQLiteIdentityRepository
         public var audit: SQLiteAuditRepository
 
         public func close() async {
-            try? await decisions.close()
             try? await identities.close()
             try? await audit.close()
         }
     }
 
-    /// The shared core on the embedded store in the data directory: decisions, identities and the
-    /// audit log in `acgs.sqlite`; token signing keys in `keys/` and audit signing keys in
+    /// The shared core on the embedded store in the data directory: identities and the audit log
+    /// (decisions are audit entries) in `acgs.sqlite`; token signing keys in `keys/` and audit signing keys in
     /// `audit-keys/` (owner-only). Refuses an audit store that is not the log that was signed.
     public static func makeRuntime(_ configuration: ServerConfiguration, logger: Logger) async throws -> (GovernanceRuntime, Stores) {
         let constitution = try loadConstitution(path: configuration.constitutionPath)
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = directory + "/acgs.sqlite"
-        let decisions = try await SQLiteDecisionRepository.open(path: database, logger: logger)
         let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
-        let audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
-        let stores = Stores(decisions: decisions, identities: identities, audit: audit)
+        let audit: SQLiteAuditRepository
+        do {
+            audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
+        } catch {
+            try? await identities.close()
+            throw error
+        }
+        let stores = Stores(identities: identities, audit: audit)
         do {
             let policy = AuthPolicy()
             let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
@@ -50,7 +53,7 @@ public enum ACGSServer {
                 constitutionalHash: { constitution.hash })
             try await treeHeads.checkStoreAgainstLatestHead()
             let runtime = GovernanceRuntime(
-                constitution: constitution, decisions: decisions, treeHeads: treeHeads, identities: identities, tokens: tokens,
+                constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
                 authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
                 metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
             return (runtime, stores)
@@ -69,17 +72,15 @@ public enum ACGSServer {
         let (runtime, stores) = try await makeRuntime(configuration, logger: logger)
         // The start and the constitution in force are the first entries of every run.
         _ = try await runtime.auditLog.append([
-            AuditAppend(
-                AuditEvent(
-                    type: .system, actor: "system", constitutionalHash: runtime.activeHash,
-                    payload: ["event": "started", "version": .string(ACGSVersion.current), "services": .array(configuration.services.map { .string($0.rawValue) })])),
-            AuditAppend(
-                AuditEvent(
-                    type: .constitution, actor: "system", constitutionalHash: runtime.activeHash, subjects: [runtime.activeHash],
-                    payload: [
-                        "event": "activated", "name": .string(runtime.constitution.document.name), "digest": .string(runtime.constitution.identity.digest), "version": .string(runtime.constitution.version),
-                        "rules": .number(Double(runtime.constitution.ruleCount)),
-                    ])),
+            AuditEvent(
+                type: .system, actor: "system", constitutionalHash: runtime.activeHash,
+                payload: ["event": "started", "version": .string(ACGSVersion.current), "services": .array(configuration.services.map { .string($0.rawValue) })]),
+            AuditEvent(
+                type: .constitution, actor: "system", constitutionalHash: runtime.activeHash, subjects: [runtime.activeHash],
+                payload: [
+                    "event": "activated", "name": .string(runtime.constitution.document.name), "version": .string(runtime.constitution.version),
+                    "digest": .string(runtime.constitution.identity.digest), "rules": .number(Double(runtime.constitution.ruleCount)),
+                ]),
         ])
         if let created = try await runtime.auth.ensureAdmin(password: adminPassword) {
             logger.notice("first start: created the admin account", metadata: ["username": "\(created.username)"])
@@ -92,7 +93,7 @@ public enum ACGSServer {
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
         var services: [any Service] = [
-            SQLiteCheckpointer(repository: stores.decisions, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
+            SQLiteCheckpointer(path: stores.audit.path, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
             TreeHeadSigningService(signer: runtime.treeHeads, logger: logger),
         ]
         for service in configuration.services {

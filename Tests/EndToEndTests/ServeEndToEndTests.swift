@@ -59,7 +59,9 @@ struct ServeEndToEndTests {
             decisionId = try #require(json["decision_id"].stringValue)
             #expect(server.stop() == 0, "SIGTERM stops the server cleanly")
         }
-        let rows = try run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "SELECT outcome FROM decisions WHERE id = '\(decisionId)'"])
+        let rows = try run(
+            "/usr/bin/sqlite3",
+            [data + "/acgs.sqlite", "SELECT json_extract(entry, '$.payload.evaluation.decision') FROM audit_entries WHERE subject = '\(decisionId)'"])
         #expect(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "deny")
     }
 

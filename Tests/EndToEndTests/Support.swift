@@ -75,7 +75,12 @@ final class ServerProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if !process.isRunning { throw RunError(message: "acgs serve exited: \(logText)") }
-            if let result = try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]), result.stdout == "200" { return }
+            if let result = try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]), result.stdout == "200" {
+                // Another server left on the port would answer too; ours must still be running.
+                try await Task.sleep(for: .milliseconds(200))
+                guard process.isRunning else { throw RunError(message: "acgs serve exited (is another server on its ports?): \(logText)") }
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw RunError(message: "acgs serve did not answer \(url) in time: \(logText)")

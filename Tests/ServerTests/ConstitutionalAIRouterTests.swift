@@ -153,7 +153,8 @@ struct ConstitutionalAIRouterTests {
     }
 
     @Test func failsClosedWhenTheStoreIsDown() async throws {
-        let h = try await Harness(store: FailingRepository())
+        let h = try await Harness()
+        await h.audit.setFailing(true)
         let (validate, ready) = try await h.test { client in
             let a = try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"content": "hi"}"#))
             let b = try await client.execute(uri: "/health/ready", method: .get)

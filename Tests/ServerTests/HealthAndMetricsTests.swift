@@ -27,7 +27,7 @@ struct HealthAndMetricsTests {
         }
         #expect(live.status == .ok && live.json["status"] == "alive")
         #expect(ready.status == .ok && ready.json["status"] == "ready")
-        #expect(ready.json["checks"]["decision_store"] == "ok")
+        #expect(ready.json["checks"]["audit_log"] == "ok")
     }
 
     @Test(arguments: ["/health", "/health/live", "/health/ready", "/metrics", "/nope", validatePath])

@@ -53,18 +53,11 @@ let testConstitutionSource = """
         condition: context.amount > 1000
     """
 
-struct FailingRepository: DecisionRepository {
-    struct Down: Error {}
-    func append(_ records: [DecisionRecord]) async throws { throw Down() }
-    func find(id: String) async throws -> DecisionRecord? { throw Down() }
-    func count() async throws -> Int { throw Down() }
-    func ping() async throws { throw Down() }
-}
-
 struct Harness {
     let runtime: GovernanceRuntime
-    let store: any DecisionRepository
+    /// The audit log, where decisions are recorded.
     let audit: InMemoryAuditRepository
+    var store: InMemoryAuditRepository { audit }
     let identities: InMemoryIdentityRepository
     let events = RecordingAuthEventSink()
     /// An active agent and its API key, sent by default.
@@ -74,9 +67,8 @@ struct Harness {
     var auth: AuthService { runtime.auth }
 
     /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
-    init(store: any DecisionRepository = InMemoryDecisionRepository(), authEventsToAuditLog: Bool = false) async throws {
-        self.store = store
-        let audit = InMemoryAuditRepository(decisions: store)
+    init(authEventsToAuditLog: Bool = false) async throws {
+        let audit = InMemoryAuditRepository()
         self.audit = audit
         let identities = InMemoryIdentityRepository()
         self.identities = identities
@@ -89,7 +81,7 @@ struct Harness {
             log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: try temporaryDirectory()),
             constitutionalHash: { constitution.hash })
         self.runtime = GovernanceRuntime(
-            constitution: constitution, decisions: store, treeHeads: treeHeads, identities: identities, tokens: tokens,
+            constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
             authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
         agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
         agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key

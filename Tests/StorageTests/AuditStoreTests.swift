@@ -64,12 +64,11 @@ struct StoredLog {
 struct AuditStoreTests {
     @Test func concurrentAppendsAreGroupCommittedAtConsecutiveIndicesWithTheirDecisions() async throws {
         let log = try await StoredLog()
-        let decisions = try await SQLiteDecisionRepository.open(path: log.path)
         let indices = try await withThrowingTaskGroup(of: (String, Int).self) { group in
             for i in 0..<200 {
                 group.addTask {
                     let id = "dec-\(i)"
-                    return (id, try await log.writer.append(auditEvent(i, type: .decision), decision: record(id)))
+                    return (id, try await log.writer.append(decisionEvent(id)))
                 }
             }
             var all: [(String, Int)] = []
@@ -78,7 +77,7 @@ struct AuditStoreTests {
         }
         #expect(Set(indices.map(\.1)) == Set(0..<200))
         for (id, index) in indices.prefix(20) {
-            #expect(try await decisions.find(id: id)?.auditIndex == index, "the decision record points at its entry")
+            #expect(try await log.repository.find(id: id)?.auditIndex == index, "the decision is found at its entry")
         }
         let stored = try await log.repository.entries(AuditEntryQuery(limit: 1_000))
         #expect(stored.map(\.index) == Array(0..<200))
@@ -89,7 +88,6 @@ struct AuditStoreTests {
         #expect(await log.writer.head().root == MerkleTree.root(of: leaves))
         try await log.signHead()
         #expect(try await log.repository.verify(keys: log.keys).valid)
-        try await decisions.close()
         try await log.close()
     }
 
@@ -244,8 +242,7 @@ struct AuditTamperTests {
             // A well-formed entry with its leaf hash recorded, as a forger with the file would write it.
             let forged = AuditEntry(index: 20, timestamp: "2026-11-22T12:00:00.000Z", event: auditEvent(99, type: .decision))
             return [
-                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, entry) VALUES (20, 0, 'decision', 'usr_1', '\(forged.text)')",
-                "INSERT INTO audit_nodes (level, idx, hash) VALUES (0, 20, X'\(MerkleHash.hex(forged.leafHash))')",
+                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, entry, leaf_hash, completed) VALUES (20, 0, 'decision', 'usr_1', '\(forged.text)', X'\(MerkleHash.hex(forged.leafHash))', X'')",
             ]
         }
         #expect(problem?.kind == .entryUnsigned)
@@ -274,7 +271,8 @@ struct AuditTamperTests {
     }
 
     @Test func corruptingTheStoredTreeIsNamed() async throws {
-        let problem = try await firstProblem { _ in ["UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0"] }
+        // Entry 15 completes the subtree (level 4, index 0) of the first 16 leaves, stored with it.
+        let problem = try await firstProblem { _ in ["UPDATE audit_entries SET completed = zeroblob(128) WHERE idx = 15"] }
         #expect(problem?.kind == .storedTreeMismatch)
     }
 }

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Testing
 
@@ -395,29 +396,28 @@ struct SQLiteIdentityRepositoryTests {
         try await second.close()
     }
 
-    @Test func sharesTheDatabaseFileWithTheDecisionStore() async throws {
+    @Test func sharesTheDatabaseFileWithTheAuditLog() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/acgs.sqlite"
         // Either may be first to create the file; open them in both orders.
-        let decisions = try await SQLiteDecisionRepository.open(path: path)
+        let audit = try await SQLiteAuditRepository.open(path: path)
         let identities = try await SQLiteIdentityRepository.open(path: path)
-        try await decisions.append([record("d1")])
+        _ = try await AuditLogWriter.open(repository: audit).append(decisionEvent("d1"))
         try await identities.createUser(F.user("u1", "alice"))
         try await identities.close()
-        try await decisions.close()
+        try await audit.close()
 
         let identities2 = try await SQLiteIdentityRepository.open(path: path)
-        let decisions2 = try await SQLiteDecisionRepository.open(path: path)
-        async let appended: Void = decisions2.append([record("d2")])
+        let audit2 = try await SQLiteAuditRepository.open(path: path)
+        let writer = try await AuditLogWriter.open(repository: audit2)
+        async let appended = writer.append(decisionEvent("d2"))
         async let created: Void = identities2.createUser(F.user("u2", "bob"))
         _ = try await (appended, created)
-        #expect(try await decisions2.count() == 2)
+        #expect(try await audit2.count() == 2)
         #expect(try await identities2.listUsers().map(\.id) == ["u1", "u2"])
-        let decisionVersions = try await decisions2.connection.query("SELECT version FROM schema_migrations")
-        #expect(decisionVersions.count == SQLiteDecisionRepository.migrations.count)
         try await identities2.close()
-        try await decisions2.close()
+        try await audit2.close()
     }
 
     @Test func anUnreadableRowIsAnErrorNotAnAbsence() async throws {

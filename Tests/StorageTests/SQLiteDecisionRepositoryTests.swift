@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import GovernanceCore
 import Testing
@@ -10,50 +11,53 @@ func temporaryDirectory() throws -> String {
     return path
 }
 
-func record(_ id: String, outcome: Outcome = .allow, agent: String? = "agent-1") -> DecisionRecord {
-    DecisionRecord(
-        id: id, createdAt: Date(timeIntervalSince1970: 1_800_000_000), constitutionHash: "cdd01ef066bc6cf2",
-        constitutionVersion: "1.0.0", outcome: outcome, score: 0.5, inputDigest: String(repeating: "a", count: 64),
-        maskedInput: #"{"content":"x"}"#, violations: "[]", agentId: agent)
+/// A decision's audit event, as the decision path writes it.
+func decisionEvent(_ id: String, outcome: Outcome = .allow, agent: String? = "agent-1") -> AuditEvent {
+    AuditEvent(
+        type: .decision, actor: agent ?? "anonymous", constitutionalHash: "cdd01ef066bc6cf2", subjects: [id] + (agent.map { [$0] } ?? []),
+        payload: [
+            "constitution_version": "1.0.0", "decision_id": .string(id),
+            "evaluation": ["decision": .string(outcome.rawValue), "score": 0.5, "violations": []], "input": ["content": "x"],
+        ],
+        inputDigest: String(repeating: "a", count: 64))
 }
 
-@Suite("SQLite decision store")
-struct SQLiteDecisionRepositoryTests {
-    @Test func storesAndFindsDecisions() async throws {
+@Suite("Decisions in the audit log")
+struct DecisionRecordTests {
+    @Test func decisionsAreFoundByIdFromTheirEntries() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let repo = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
-        try await repo.append([record("d1", outcome: .deny), record("d2", agent: nil)])
-        #expect(try await repo.count() == 2)
-        #expect(try await repo.find(id: "d1") == record("d1", outcome: .deny))
+        let repo = try await SQLiteAuditRepository.open(path: dir + "/d.sqlite")
+        let writer = try await AuditLogWriter.open(repository: repo)
+        _ = try await writer.append(AuditEvent(type: .system, actor: "system", constitutionalHash: "cdd01ef066bc6cf2", payload: ["event": "started"]))
+        let indices = try await writer.append([decisionEvent("d1", outcome: .deny), decisionEvent("d2", agent: nil)])
+        #expect(try await repo.count() == 2, "only decision entries count")
+        let d1 = try #require(try await repo.find(id: "d1"))
+        #expect(d1.outcome == .deny)
+        #expect(d1.agentId == "agent-1")
+        #expect(d1.auditIndex == indices[0])
+        #expect(d1.constitutionHash == "cdd01ef066bc6cf2")
+        #expect(d1.constitutionVersion == "1.0.0")
+        #expect(d1.maskedInput == #"{"content":"x"}"#)
+        #expect(d1.violations == "[]")
+        #expect(d1.inputDigest == String(repeating: "a", count: 64))
         #expect(try await repo.find(id: "d2")?.agentId == nil)
         #expect(try await repo.find(id: "nope") == nil)
         try await repo.ping()
         try await repo.close()
+
+        let reopened = try await SQLiteAuditRepository.open(path: dir + "/d.sqlite")
+        #expect(try await reopened.find(id: "d1") == d1, "decisions survive reopening")
+        try await reopened.close()
     }
 
-    @Test func survivesReopeningAndMigratesOnce() async throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
-        try await first.append([record("keep")])
-        try await first.close()
-        let second = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
-        #expect(try await second.find(id: "keep") != nil)
-        let versions = try await second.connection.query("SELECT version FROM schema_migrations")
-        #expect(versions.count == SQLiteDecisionRepository.migrations.count)
-        try await second.close()
-    }
-
-    @Test func aBatchIsAllOrNothing() async throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let repo = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
-        try await repo.append([record("dup")])
-        await #expect(throws: (any Error).self) { try await repo.append([record("new"), record("dup")]) }
-        #expect(try await repo.find(id: "new") == nil)
+    @Test func theSameLookupWorksInMemory() async throws {
+        let repo = InMemoryAuditRepository()
+        let writer = try await AuditLogWriter.open(repository: repo)
+        let index = try await writer.append(decisionEvent("m1", outcome: .escalate))
+        #expect(try await repo.find(id: "m1")?.outcome == .escalate)
+        #expect(try await repo.find(id: "m1")?.auditIndex == index)
         #expect(try await repo.count() == 1)
-        try await repo.close()
     }
 }
 
@@ -65,23 +69,23 @@ struct GroupCommitterTests {
     }
 
     @Test func concurrentSubmissionsShareBatchesAndAllLand() async throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let repo = try await SQLiteDecisionRepository.open(path: dir + "/d.sqlite")
         let batches = Batches()
-        let committer = GroupCommitter<DecisionRecord, Void>(store: { items in
+        let committer = GroupCommitter<Int, Int> { items in
             await batches.add(items.count)
-            try await repo.append(items)
-        })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<500 { group.addTask { try await committer.submit(record("r\(i)")) } }
-            try await group.waitForAll()
+            try await Task.sleep(for: .milliseconds(2))  // a flush takes time; submissions queue behind it
+            return items.map { $0 * 2 }
         }
-        #expect(try await repo.count() == 500)
+        let outputs = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for i in 0..<500 { group.addTask { (i, try await committer.submit(i)) } }
+            var all: [(Int, Int)] = []
+            for try await pair in group { all.append(pair) }
+            return all
+        }
+        #expect(outputs.count == 500)
+        #expect(outputs.allSatisfy { $0.1 == $0.0 * 2 }, "each submitter gets the output for its own item")
         let sizes = await batches.sizes
         #expect(sizes.reduce(0, +) == 500)
         #expect(sizes.count < 500, "submissions made while a write is in flight must share the next batch")
-        try await repo.close()
     }
 
     @Test func aFailedWriteFailsEverySubmitterOfTheBatch() async throws {

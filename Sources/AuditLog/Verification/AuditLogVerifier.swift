@@ -189,11 +189,6 @@ public struct AuditLogVerifier {
         }
     }
 
-    /// Adds a problem found outside the entries and heads (in the stored tree, for example).
-    public mutating func report(_ problem: AuditProblem) {
-        report(problem.kind, problem.index, problem.detail)
-    }
-
     private mutating func report(_ kind: AuditProblem.Kind, _ index: Int?, _ detail: String) {
         if problems.count < Self.maxProblems {
             problems.append(AuditProblem(kind, index: index, detail))

@@ -71,13 +71,6 @@ struct HealthController {
         var results: [String: JSONValue] = ["constitution": .string("ok: \(runtime.activeHash)")]
         var ready = true
         do {
-            try await runtime.decisions.ping()
-            results["decision_store"] = "ok"
-        } catch {
-            results["decision_store"] = .string("unavailable")
-            ready = false
-        }
-        do {
             try await runtime.auditLog.repository.ping()
             results["audit_log"] = "ok"
         } catch {

@@ -127,17 +127,16 @@ struct DecisionService: Sendable {
             violationsJSON: violations, violationsText: CanonicalJSON.encode(violations), evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
     }
 
-    /// Records the decisions in the audit log (one group commit, all or none) with their decision
-    /// records, and counts them. Nothing is answered before the entries are durable.
+    /// Records the decisions in the audit log (one group commit, all or none) and counts them.
+    /// Nothing is answered before the entries are durable.
     private func record(
         _ judged: [(entry: CachedEvaluation, cacheHit: Bool, start: ContinuousClock.Instant)], agent: JSONValue,
         constitution: CompiledConstitution
     ) async throws -> [Decision] {
         var decisions: [Decision] = []
-        var appends: [AuditAppend] = []
+        var events: [AuditEvent] = []
         decisions.reserveCapacity(judged.count)
-        appends.reserveCapacity(judged.count)
-        let now = Date()
+        events.reserveCapacity(judged.count)
         let agentId = agent["id"].stringValue
         for (entry, cacheHit, start) in judged {
             let elapsed = ContinuousClock.now - start
@@ -148,17 +147,13 @@ struct DecisionService: Sendable {
                     id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
                     constitutionVersion: constitution.version, cacheHit: cacheHit, validationMicroseconds: micros,
                     evaluationJSON: entry.evaluationJSON))
-            let record = DecisionRecord(
-                id: id, createdAt: now, constitutionHash: constitution.hash, constitutionVersion: constitution.version,
-                outcome: entry.evaluation.outcome, score: entry.evaluation.score, inputDigest: entry.inputDigest,
-                maskedInput: entry.maskedInput, violations: entry.violationsText, agentId: agentId)
-            appends.append(AuditAppend(Self.auditEvent(id: id, entry: entry, agentId: agentId, constitution: constitution), decision: record))
+            events.append(Self.auditEvent(id: id, entry: entry, agentId: agentId, constitution: constitution))
         }
         let indices: [Int]
         do {
-            indices = try await runtime.auditLog.append(appends)
+            indices = try await runtime.auditLog.append(events)
         } catch {
-            for _ in appends { runtime.metrics.recordGovernanceFailure() }
+            for _ in events { runtime.metrics.recordGovernanceFailure() }
             runtime.logger.error("audit log unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
             throw APIError.unavailable("the decision could not be recorded in the audit log, so none is given; retry later", code: "audit_log_unavailable")
         }

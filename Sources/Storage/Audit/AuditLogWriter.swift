@@ -1,17 +1,6 @@
 import AuditLog
 import Foundation
 
-/// One thing to append: an event, and the decision record that points at its entry, if any.
-public struct AuditAppend: Sendable {
-    public var event: AuditEvent
-    public var decision: DecisionRecord?
-
-    public init(_ event: AuditEvent, decision: DecisionRecord? = nil) {
-        self.event = event
-        self.decision = decision
-    }
-}
-
 /// Appends to the audit log. Concurrent appends are group-committed: one transaction and one flush
 /// for every request waiting, so the decision path keeps its latency budget. `append` returns only
 /// once the entry is durable, with its index; when the store cannot take it, it throws and nothing
@@ -22,7 +11,7 @@ public struct AuditAppend: Sendable {
 public final class AuditLogWriter: Sendable {
     public let repository: any AuditRepository
     private let state: AuditTreeState
-    private let committer: GroupCommitter<[AuditAppend], [Int]>
+    private let committer: GroupCommitter<[AuditEvent], [Int]>
 
     private init(repository: any AuditRepository, state: AuditTreeState) {
         self.repository = repository
@@ -38,14 +27,14 @@ public final class AuditLogWriter: Sendable {
     }
 
     /// Appends one event; returns its index once it is durable.
-    public func append(_ event: AuditEvent, decision: DecisionRecord? = nil) async throws -> Int {
-        try await append([AuditAppend(event, decision: decision)])[0]
+    public func append(_ event: AuditEvent) async throws -> Int {
+        try await append([event])[0]
     }
 
     /// Appends events together, at consecutive indices, all or none.
-    public func append(_ items: [AuditAppend]) async throws -> [Int] {
-        guard !items.isEmpty else { return [] }
-        return try await committer.submit(items)
+    public func append(_ events: [AuditEvent]) async throws -> [Int] {
+        guard !events.isEmpty else { return [] }
+        return try await committer.submit(events)
     }
 
     /// The size and root of the durable log: what a tree head may be signed over.
@@ -83,54 +72,49 @@ actor AuditTreeState {
         stale = false
     }
 
-    func commit(_ groups: [[AuditAppend]]) async throws -> [[Int]] {
+    func commit(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
         if stale { try await reload() }
-        do {
-            return try await write(groups)
-        } catch AuditStoreError.indexTaken {
-            // Another process appended first (an offline command beside the server): continue after it.
-            stale = true
-            try await reload()
+        var attempts = 0
+        while true {
             do {
                 return try await write(groups)
+            } catch AuditStoreError.indexTaken where attempts < 16 {
+                // Another process appended first (an offline command beside the server): continue after it.
+                attempts += 1
+                stale = true
+                try await reload()
             } catch {
                 stale = true
                 throw error
             }
-        } catch {
-            stale = true
-            throw error
         }
     }
 
-    private func write(_ groups: [[AuditAppend]]) async throws -> [[Int]] {
+    private func write(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
         let before = tree
         let milliseconds = AuditClock.milliseconds(now())
         let timestamp = AuditClock.format(milliseconds: milliseconds)
         var entries: [StoredAuditEntry] = []
-        var decisions: [DecisionRecord] = []
         var indices: [[Int]] = []
         indices.reserveCapacity(groups.count)
         do {
             for group in groups {
                 var groupIndices: [Int] = []
                 groupIndices.reserveCapacity(group.count)
-                for item in group {
-                    let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: item.event)
+                for event in group {
+                    let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: event)
                     let text = entry.text
                     try tree.append(leafHash: MerkleHash.leaf(Array(text.utf8)))
                     entries.append(
-                        StoredAuditEntry(index: entry.index, timestampMilliseconds: milliseconds, type: item.event.type, actor: item.event.actor, text: text))
-                    if var decision = item.decision {
-                        decision.auditIndex = entry.index
-                        decisions.append(decision)
-                    }
+                        StoredAuditEntry(
+                            index: entry.index, timestampMilliseconds: milliseconds, type: event.type, actor: event.actor,
+                            subject: event.subjects.first, text: text))
                     groupIndices.append(entry.index)
                 }
                 indices.append(groupIndices)
             }
             let nodes = tree.withStore { $0.takeWritten() }
-            try await repository.append(AuditAppendBatch(entries: entries, nodes: nodes, decisions: decisions))
+            try await repository.append(AuditAppendBatch(entries: entries, nodes: nodes))
         } catch {
             tree = before
             throw error

@@ -8,15 +8,21 @@ public struct StoredAuditEntry: Sendable, Equatable {
     public var timestampMilliseconds: Int64
     public var type: AuditEntryType
     public var actor: String
+    /// The first of the entry's subjects (a decision's id), by which it is found.
+    public var subject: String?
     public var text: String
     /// Level 0 of the stored tree; read only where it is asked for.
     public var leafHash: [UInt8]?
 
-    public init(index: Int, timestampMilliseconds: Int64, type: AuditEntryType, actor: String, text: String, leafHash: [UInt8]? = nil) {
+    public init(
+        index: Int, timestampMilliseconds: Int64, type: AuditEntryType, actor: String, subject: String? = nil, text: String,
+        leafHash: [UInt8]? = nil
+    ) {
         self.index = index
         self.timestampMilliseconds = timestampMilliseconds
         self.type = type
         self.actor = actor
+        self.subject = subject
         self.text = text
         self.leafHash = leafHash
     }
@@ -44,23 +50,23 @@ public struct AuditEntryQuery: Sendable, Equatable {
     }
 }
 
-/// What one group commit writes, in one transaction: the entries, the subtree hashes they complete
-/// (their leaf hashes included), and the decision records that point at them.
+/// What one group commit writes, all or nothing: the entries and the subtree hashes they complete
+/// (their leaf hashes included). Every subtree in `nodes` is completed by an entry of the batch: the
+/// one at its last leaf.
 public struct AuditAppendBatch: Sendable {
     public var entries: [StoredAuditEntry]
     public var nodes: [(SubtreeID, [UInt8])]
-    public var decisions: [DecisionRecord]
 
-    public init(entries: [StoredAuditEntry], nodes: [(SubtreeID, [UInt8])], decisions: [DecisionRecord]) {
+    public init(entries: [StoredAuditEntry], nodes: [(SubtreeID, [UInt8])]) {
         self.entries = entries
         self.nodes = nodes
-        self.decisions = decisions
     }
 }
 
 /// Where the audit log is kept: entries, the hashes of complete subtrees, and signed tree heads.
-/// Entries and subtree hashes are written once and never updated.
-public protocol AuditRepository: Sendable {
+/// Entries and subtree hashes are written once and never updated. Decisions are entries, so the
+/// audit repository is also where decisions are found.
+public protocol AuditRepository: DecisionRepository {
     /// Stores the batch durably, all or nothing. Fails if an entry's index is already taken, so two
     /// writers can never both append at the same index.
     func append(_ batch: AuditAppendBatch) async throws
@@ -80,23 +86,25 @@ public protocol AuditRepository: Sendable {
     func ping() async throws
 }
 
-/// The audit log in memory; for tests. Decisions go to `decisions` with their entries.
+/// The audit log in memory; for tests.
 public actor InMemoryAuditRepository: AuditRepository {
     private var stored: [StoredAuditEntry] = []
     private var storedNodes: [SubtreeID: [UInt8]] = [:]
     private var storedHeads: [SignedTreeHead] = []
-    private let decisions: (any DecisionRepository)?
+    private var decisionIndex: [String: Int] = [:]
     /// While set, every call fails: an unavailable store.
     public var failing = false
 
-    public init(decisions: (any DecisionRepository)? = nil) { self.decisions = decisions }
+    public init() {}
 
     public func setFailing(_ failing: Bool) { self.failing = failing }
 
     public func append(_ batch: AuditAppendBatch) async throws {
         try check()
         guard batch.entries.first.map({ $0.index == stored.count }) ?? true else { throw AuditStoreError.indexTaken }
-        try await decisions?.append(batch.decisions)
+        for entry in batch.entries where entry.type == .decision {
+            if let subject = entry.subject { decisionIndex[subject] = entry.index }
+        }
         stored += batch.entries.map { entry in
             var e = entry
             e.leafHash = nil
@@ -153,6 +161,16 @@ public actor InMemoryAuditRepository: AuditRepository {
     public func heads() throws -> [SignedTreeHead] {
         try check()
         return storedHeads
+    }
+
+    public func find(id: String) throws -> DecisionRecord? {
+        try check()
+        return decisionIndex[id].flatMap { DecisionRecord(entry: stored[$0]) }
+    }
+
+    public func count() throws -> Int {
+        try check()
+        return decisionIndex.count
     }
 
     public func ping() throws { try check() }

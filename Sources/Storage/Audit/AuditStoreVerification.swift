@@ -14,16 +14,18 @@ extension AuditRepository {
             guard let last = page.last else { break }
             after = last.index
         }
+        var report = verifier.finish()
+        // Checked last: a log that lost entries has lost their stored hashes too, and that is named above.
         let keyIds = Dictionary(keys.map { ($0.keyId, $0.publicKey) }, uniquingKeysWith: { a, _ in a })
         if let newest = heads.last(where: { head in keyIds[head.keyId].map { head.isSigned(by: $0) } ?? false }), newest.treeSize > 0 {
             let stored = try? await StoredTreeProofs(fetch: nodes).root(treeSize: newest.treeSize)
             if stored != newest.rootHash {
-                verifier.report(
+                report.problems.append(
                     AuditProblem(
                         .storedTreeMismatch, index: newest.treeSize,
                         "the stored subtree hashes \(stored == nil ? "are incomplete" : "give another root") at the newest head's size \(newest.treeSize): proofs served from them would not verify"))
             }
         }
-        return verifier.finish()
+        return report
     }
 }

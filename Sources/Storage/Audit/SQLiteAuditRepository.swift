@@ -1,13 +1,22 @@
 import AuditLog
 import Foundation
+import GovernanceCore
 import Logging
 import SQLiteNIO
 
-/// The audit log in the embedded database (`acgs.sqlite`, WAL, full synchronisation). Appends run
-/// on a connection of their own, so that readers never see an entry before its transaction commits.
+/// The audit log in the embedded database (`acgs.sqlite`, WAL, full synchronisation).
+///
+/// One row per entry holds everything appended with it: the entry's text, the columns it is found
+/// by, its leaf hash, and the hashes of the subtrees it completes (`completed`: levels 1, 2, …
+/// concatenated; entry i completes one subtree per trailing one bit of i). A group commit is then a
+/// single INSERT, atomic on its own, with one flush. The subtree (level L, index j) is found in the
+/// row of its last leaf, ((j + 1) << L) - 1.
+///
+/// Appends run on a connection of their own, so that readers never see an entry before it commits.
 public final class SQLiteAuditRepository: AuditRepository {
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
+    public let path: String
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -19,14 +28,16 @@ public final class SQLiteAuditRepository: AuditRepository {
                     timestamp_ms INTEGER NOT NULL,
                     type TEXT NOT NULL,
                     actor TEXT NOT NULL,
-                    entry TEXT NOT NULL
+                    subject TEXT,
+                    entry TEXT NOT NULL,
+                    leaf_hash BLOB NOT NULL,
+                    completed BLOB NOT NULL
                 )
                 """,
                 "CREATE INDEX audit_entries_type ON audit_entries (type, idx)",
                 "CREATE INDEX audit_entries_actor ON audit_entries (actor, idx)",
                 "CREATE INDEX audit_entries_time ON audit_entries (timestamp_ms)",
-                // Complete subtrees only (level 0: leaf hashes); written once, never updated.
-                "CREATE TABLE audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+                "CREATE INDEX audit_entries_subject ON audit_entries (subject)",
                 """
                 CREATE TABLE audit_heads (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,22 +53,27 @@ public final class SQLiteAuditRepository: AuditRepository {
         )
     ]
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection) {
+    /// Rows per INSERT: eight binds each, well under SQLite's limit of 32,766 variables.
+    static let rowsPerStatement = 2_000
+
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, path: String) {
         self.writer = writer
         self.reader = reader
+        self.path = path
     }
 
-    /// Opens (creating if needed) the log in the database at `path`, with the decisions table its
-    /// appends also write.
+    /// Opens (creating if needed) the log in the database at `path`.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.audit")) async throws -> SQLiteAuditRepository {
         let writer = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+            // Checkpoints copy the log into the database and fsync it: on the writer they would stall
+            // every request waiting in the group commit. `SQLiteCheckpointer` runs them beside the
+            // writer; this larger automatic threshold is only a backstop.
             _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
-            try await SQLiteDatabase.migrate(connection, table: "schema_migrations", SQLiteDecisionRepository.migrations)
             try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
         }
         do {
             let reader = try await SQLiteDatabase.open(path: path, logger: logger) { _ in }
-            return SQLiteAuditRepository(writer: writer, reader: reader)
+            return SQLiteAuditRepository(writer: writer, reader: reader, path: path)
         } catch {
             try? await writer.close()
             throw error
@@ -71,27 +87,48 @@ public final class SQLiteAuditRepository: AuditRepository {
 
     public func append(_ batch: AuditAppendBatch) async throws {
         guard !batch.entries.isEmpty else { return }
-        _ = try await writer.query("BEGIN IMMEDIATE")
-        do {
-            // Explicit indices under a primary key: a second writer at the same index fails here.
+        var leaves: [Int: [UInt8]] = [:]
+        var completed: [Int: [UInt8]] = [:]
+        for (id, hash) in batch.nodes {
+            let row = ((id.index + 1) << id.level) - 1
+            if id.level == 0 { leaves[row] = hash } else { completed[row, default: []] += hash }
+        }
+        var statements: [(String, [SQLiteData])] = []
+        for start in stride(from: 0, to: batch.entries.count, by: Self.rowsPerStatement) {
+            let chunk = batch.entries[start..<min(start + Self.rowsPerStatement, batch.entries.count)]
             var binds: [SQLiteData] = []
-            binds.reserveCapacity(batch.entries.count * 5)
-            for e in batch.entries {
-                binds += [.integer(e.index), .integer(Int(e.timestampMilliseconds)), .text(e.type.rawValue), .text(e.actor), .text(e.text)]
+            binds.reserveCapacity(chunk.count * 8)
+            for e in chunk {
+                guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
+                binds += [
+                    .integer(e.index), .integer(Int(e.timestampMilliseconds)), .text(e.type.rawValue), .text(e.actor),
+                    e.subject.map { .text($0) } ?? .null, .text(e.text), .blob(ByteBuffer(bytes: leaf)),
+                    .blob(ByteBuffer(bytes: completed[e.index] ?? [])),
+                ]
             }
-            _ = try await writer.query(
-                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, entry) VALUES " + Self.rows(batch.entries.count, "(?, ?, ?, ?, ?)"),
-                binds)
-            binds = []
-            binds.reserveCapacity(batch.nodes.count * 3)
-            for (id, hash) in batch.nodes { binds += [.integer(id.level), .integer(id.index), .blob(ByteBuffer(bytes: hash))] }
-            _ = try await writer.query("INSERT INTO audit_nodes (level, idx, hash) VALUES " + Self.rows(batch.nodes.count, "(?, ?, ?)"), binds)
-            try await SQLiteDecisionRepository.insert(batch.decisions, on: writer)
-            _ = try await writer.query("COMMIT")
-        } catch {
-            _ = try? await writer.query("ROLLBACK")
-            if let error = error as? SQLiteError, Self.isKeyConflict(error.reason) { throw AuditStoreError.indexTaken }
-            throw error
+            statements.append(
+                (
+                    "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, entry, leaf_hash, completed) VALUES "
+                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), binds
+                ))
+        }
+        do {
+            if statements.count == 1 {
+                // The common case: one statement is its own transaction, so one trip to the database.
+                _ = try await writer.query(statements[0].0, statements[0].1)
+            } else {
+                _ = try await writer.query("BEGIN IMMEDIATE")
+                do {
+                    for (sql, binds) in statements { _ = try await writer.query(sql, binds) }
+                    _ = try await writer.query("COMMIT")
+                } catch {
+                    _ = try? await writer.query("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch let error as SQLiteError where Self.isKeyConflict(error.reason) {
+            // Explicit indices under a primary key: a second writer at the same index fails here.
+            throw AuditStoreError.indexTaken
         }
     }
 
@@ -108,18 +145,28 @@ public final class SQLiteAuditRepository: AuditRepository {
     }
 
     public func nodes(_ ids: [SubtreeID]) async throws -> [SubtreeID: [UInt8]] {
-        guard !ids.isEmpty else { return [:] }
+        let wanted = ids.filter { $0.level >= 0 && $0.index >= 0 && $0.level < 62 }
+        guard !wanted.isEmpty else { return [:] }
+        let rowIndices = Array(Set(wanted.map { ((($0.index + 1) << $0.level) - 1) }))
+        var rows: [Int: (leaf: [UInt8], completed: [UInt8])] = [:]
+        // A proof needs at most a few dozen rows; chunks keep each statement's bind count small.
+        for start in stride(from: 0, to: rowIndices.count, by: 500) {
+            let chunk = rowIndices[start..<min(start + 500, rowIndices.count)]
+            let sql = "SELECT idx, leaf_hash, completed FROM audit_entries WHERE idx IN ("
+                + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")"
+            for row in try await reader.query(sql, chunk.map { .integer($0) }) {
+                guard let index = row.column("idx")?.integer, let leaf = row.column("leaf_hash")?.blob else { continue }
+                rows[index] = (Array(buffer: leaf), row.column("completed")?.blob.map { Array(buffer: $0) } ?? [])
+            }
+        }
         var result: [SubtreeID: [UInt8]] = [:]
-        // A proof needs at most a few dozen subtrees; chunks keep each statement's bind count small.
-        for chunk in stride(from: 0, to: ids.count, by: 200).map({ ids[$0..<min($0 + 200, ids.count)] }) {
-            var binds: [SQLiteData] = []
-            for id in chunk { binds += [.integer(id.level), .integer(id.index)] }
-            let condition = Array(repeating: "(level = ? AND idx = ?)", count: chunk.count).joined(separator: " OR ")
-            for row in try await reader.query("SELECT level, idx, hash FROM audit_nodes WHERE " + condition, binds) {
-                guard let level = row.column("level")?.integer, let index = row.column("idx")?.integer,
-                    let hash = row.column("hash")?.blob
-                else { continue }
-                result[SubtreeID(level: level, index: index)] = Array(buffer: hash)
+        for id in wanted {
+            guard let row = rows[((id.index + 1) << id.level) - 1] else { continue }
+            if id.level == 0 {
+                result[id] = row.leaf
+            } else {
+                let offset = (id.level - 1) * MerkleHash.size
+                if row.completed.count >= offset + MerkleHash.size { result[id] = Array(row.completed[offset..<(offset + MerkleHash.size)]) }
             }
         }
         return result
@@ -150,29 +197,37 @@ public final class SQLiteAuditRepository: AuditRepository {
         }
         binds.append(.integer(query.limit))
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let rows = try await reader.query(
-            "SELECT idx, timestamp_ms, type, actor, entry FROM audit_entries\(filter) ORDER BY idx LIMIT ?", binds)
+        let rows = try await reader.query("SELECT \(Self.columns) FROM audit_entries\(filter) ORDER BY idx LIMIT ?", binds)
         return rows.compactMap(Self.entry)
     }
 
     public func entry(at index: Int) async throws -> StoredAuditEntry? {
-        let rows = try await reader.query("SELECT idx, timestamp_ms, type, actor, entry FROM audit_entries WHERE idx = ?", [.integer(index)])
-        return rows.first.flatMap(Self.entry)
+        try await reader.query("SELECT \(Self.columns) FROM audit_entries WHERE idx = ?", [.integer(index)]).first.flatMap(Self.entry)
     }
 
     public func scan(after: Int, limit: Int) async throws -> [StoredAuditEntry] {
         let rows = try await reader.query(
-            """
-            SELECT e.idx, e.timestamp_ms, e.type, e.actor, e.entry, n.hash FROM audit_entries e
-            LEFT JOIN audit_nodes n ON n.level = 0 AND n.idx = e.idx
-            WHERE e.idx > ? ORDER BY e.idx LIMIT ?
-            """, [.integer(after), .integer(limit)])
+            "SELECT \(Self.columns), leaf_hash FROM audit_entries WHERE idx > ? ORDER BY idx LIMIT ?", [.integer(after), .integer(limit)])
         return rows.compactMap { row in
             var entry = Self.entry(row)
-            entry?.leafHash = row.column("hash")?.blob.map { Array(buffer: $0) }
+            entry?.leafHash = row.column("leaf_hash")?.blob.map { Array(buffer: $0) }
             return entry
         }
     }
+
+    // MARK: decisions
+
+    public func find(id: String) async throws -> DecisionRecord? {
+        let rows = try await reader.query(
+            "SELECT \(Self.columns) FROM audit_entries WHERE subject = ? AND type = 'decision' ORDER BY idx LIMIT 1", [.text(id)])
+        return rows.first.flatMap(Self.entry).flatMap(DecisionRecord.init(entry:))
+    }
+
+    public func count() async throws -> Int {
+        try await reader.query("SELECT COUNT(*) AS n FROM audit_entries WHERE type = 'decision'").first?.column("n")?.integer ?? 0
+    }
+
+    // MARK: heads
 
     public func appendHead(_ head: SignedTreeHead) async throws {
         _ = try await writer.query(
@@ -189,8 +244,10 @@ public final class SQLiteAuditRepository: AuditRepository {
 
     public func heads() async throws -> [SignedTreeHead] {
         try await reader.query("SELECT * FROM audit_heads ORDER BY id").map { row in
-            // A head that cannot even be read back is kept visible to the verifier as an unsigned one.
-            Self.head(row) ?? SignedTreeHead(treeSize: row.column("tree_size")?.integer ?? 0, rootHash: [], timestamp: "", constitutionalHash: "", keyId: "", signature: [])
+            // A head that cannot even be read back stays visible to the verifier, as one that does not verify.
+            Self.head(row)
+                ?? SignedTreeHead(
+                    treeSize: row.column("tree_size")?.integer ?? 0, rootHash: [], timestamp: "", constitutionalHash: "", keyId: "", signature: [])
         }
     }
 
@@ -198,16 +255,15 @@ public final class SQLiteAuditRepository: AuditRepository {
         _ = try await reader.query("SELECT 1")
     }
 
-    private static func rows(_ count: Int, _ row: String) -> String {
-        Array(repeating: row, count: count).joined(separator: ", ")
-    }
+    private static let columns = "idx, timestamp_ms, type, actor, subject, entry"
 
     private static func entry(_ row: SQLiteRow) -> StoredAuditEntry? {
         guard let index = row.column("idx")?.integer, let ms = row.column("timestamp_ms")?.integer,
             let type = row.column("type")?.string.flatMap(AuditEntryType.init(rawValue:)), let actor = row.column("actor")?.string,
             let text = row.column("entry")?.string
         else { return nil }
-        return StoredAuditEntry(index: index, timestampMilliseconds: Int64(ms), type: type, actor: actor, text: text)
+        return StoredAuditEntry(
+            index: index, timestampMilliseconds: Int64(ms), type: type, actor: actor, subject: row.column("subject")?.string, text: text)
     }
 
     private static func head(_ row: SQLiteRow) -> SignedTreeHead? {

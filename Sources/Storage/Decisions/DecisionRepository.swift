@@ -1,8 +1,10 @@
+import AuditLog
 import Foundation
 import GovernanceCore
 
-/// A stored decision: what was judged (masked), under which constitution, and the outcome.
-public struct DecisionRecord: Sendable, Codable, Hashable {
+/// A decision as recorded: what was judged (masked), under which constitution, and the outcome. It is
+/// read from the decision's audit entry, which is the only record of it.
+public struct DecisionRecord: Sendable, Hashable {
     public var id: String
     public var createdAt: Date
     public var constitutionHash: String
@@ -13,53 +15,39 @@ public struct DecisionRecord: Sendable, Codable, Hashable {
     public var inputDigest: String
     /// The judged input with secrets and personal data masked, as canonical JSON.
     public var maskedInput: String
-    /// The matching rules with their (masked) evidence, as JSON.
+    /// The matching rules with their (masked) evidence, as canonical JSON.
     public var violations: String
     public var agentId: String?
-    /// The index of the decision's entry in the audit log, once it has one.
-    public var auditIndex: Int?
+    /// The index of the decision's entry in the audit log.
+    public var auditIndex: Int
 
-    public init(
-        id: String, createdAt: Date, constitutionHash: String, constitutionVersion: String, outcome: Outcome,
-        score: Double, inputDigest: String, maskedInput: String, violations: String, agentId: String?, auditIndex: Int? = nil
-    ) {
+    /// The decision an audit entry records, or nil if the entry is not a well-formed decision entry.
+    public init?(entry stored: StoredAuditEntry) {
+        guard stored.type == .decision, let entry = try? AuditEntry(text: stored.text),
+            let payload = try? JSONValue.parse(entry.event.payload), let id = payload["decision_id"].stringValue,
+            let version = payload["constitution_version"].stringValue,
+            let outcome = payload["evaluation"]["decision"].stringValue.flatMap(Outcome.init(rawValue:)),
+            let score = payload["evaluation"]["score"].numberValue
+        else { return nil }
         self.id = id
-        self.createdAt = createdAt
-        self.constitutionHash = constitutionHash
-        self.constitutionVersion = constitutionVersion
+        self.createdAt = Date(timeIntervalSince1970: Double(stored.timestampMilliseconds) / 1000)
+        self.constitutionHash = entry.event.constitutionalHash
+        self.constitutionVersion = version
         self.outcome = outcome
         self.score = score
-        self.inputDigest = inputDigest
-        self.maskedInput = maskedInput
-        self.violations = violations
-        self.agentId = agentId
-        self.auditIndex = auditIndex
+        self.inputDigest = entry.event.inputDigest ?? ""
+        self.maskedInput = CanonicalJSON.encode(payload["input"])
+        self.violations = CanonicalJSON.encode(payload["evaluation"]["violations"])
+        self.agentId = entry.event.subjects.count > 1 ? entry.event.subjects[1] : nil
+        self.auditIndex = stored.index
     }
 }
 
-/// Where decisions are kept. The embedded SQLite store implements it; so will PostgreSQL.
+/// Where decisions are found. Decisions are written as audit entries (see `AuditLogWriter`); the
+/// audit repositories answer for them.
 public protocol DecisionRepository: Sendable {
-    /// Stores the records durably, all or none.
-    func append(_ records: [DecisionRecord]) async throws
     func find(id: String) async throws -> DecisionRecord?
     func count() async throws -> Int
     /// Succeeds when the store can be used now; a cheap check for readiness probes.
     func ping() async throws
-}
-
-/// A repository that keeps decisions in memory; for tests and for `acgs validate`.
-public actor InMemoryDecisionRepository: DecisionRepository {
-    private var records: [String: DecisionRecord] = [:]
-
-    public init() {}
-
-    public func append(_ batch: [DecisionRecord]) async throws {
-        for r in batch { records[r.id] = r }
-    }
-
-    public func find(id: String) async throws -> DecisionRecord? { records[id] }
-
-    public func count() async throws -> Int { records.count }
-
-    public func ping() async throws {}
 }
