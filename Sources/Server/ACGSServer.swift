@@ -93,7 +93,7 @@ public enum ACGSServer {
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
         var services: [any Service] = [
-            SQLiteCheckpointer(path: stores.audit.path, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
+            SQLiteCheckpointer(repository: stores.audit, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
             TreeHeadSigningService(signer: runtime.treeHeads, logger: logger),
         ]
         for service in configuration.services {

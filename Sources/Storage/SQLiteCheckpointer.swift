@@ -1,23 +1,37 @@
 import Logging
+import NIOPosix
 import SQLiteNIO
 import ServiceLifecycle
 
-/// Runs WAL checkpoints on a connection of its own, once a second, so that the writer never
-/// pays for them. PASSIVE checkpoints never block the writer.
+/// Runs WAL checkpoints on a connection and a thread of its own, every 50 ms, so that the writer
+/// never runs them. Small and frequent on purpose: a checkpoint writes the log's pages into the
+/// growing database file, and while that data is flushed the writer's next WAL flush waits on the
+/// file system's journal. Once a second (tens of megabytes under load), each checkpoint stalled the
+/// commits behind it for 20-35 ms; every 50 ms, the stalls stay within a few milliseconds.
+/// PASSIVE checkpoints never take the writer's lock.
 public struct SQLiteCheckpointer: Service {
-    let path: String
+    let repository: SQLiteAuditRepository
     let interval: Duration
     let logger: Logger
 
-    public init(path: String, interval: Duration = .seconds(1), logger: Logger) {
-        self.path = path
+    public init(repository: SQLiteAuditRepository, interval: Duration = .milliseconds(50), logger: Logger) {
+        self.repository = repository
         self.interval = interval
         self.logger = logger
     }
 
     public func run() async throws {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        _ = try await connection.query("PRAGMA busy_timeout=1000")
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(
+                storage: .file(path: repository.path), threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            _ = try await connection.query("PRAGMA busy_timeout=1000")
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw error
+        }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
@@ -31,6 +45,9 @@ public struct SQLiteCheckpointer: Service {
             }
         }
         // Closed outside this (possibly cancelled) task: a cancelled task cannot reach the thread pool.
-        await Task { try? await connection.close() }.value
+        await Task {
+            try? await connection.close()
+            try? await thread.shutdownGracefully()
+        }.value
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 /// What every embedded store shares: how a connection to `acgs.sqlite` is opened and how a
@@ -9,8 +10,12 @@ enum SQLiteDatabase {
 
     /// Opens a connection in WAL mode with full synchronisation (a committed write survives a crash
     /// of the process or the machine), runs `setup` on it, and closes it again if `setup` fails.
-    static func open(path: String, logger: Logger, setup: (SQLiteConnection) async throws -> Void) async throws -> SQLiteConnection {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+    /// `threadPool` runs the connection's SQLite calls; by default the shared singleton pool.
+    static func open(
+        path: String, logger: Logger, threadPool: NIOThreadPool = .singleton, setup: (SQLiteConnection) async throws -> Void
+    ) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         do {
             _ = try await connection.query("PRAGMA journal_mode=WAL")
             _ = try await connection.query("PRAGMA synchronous=FULL")

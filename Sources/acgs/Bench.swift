@@ -87,7 +87,7 @@ struct Bench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let audit = try await SQLiteAuditRepository.open(path: directory + "/bench.sqlite")
         let log = try await AuditLogWriter.open(repository: audit)
-        let checkpointer = Task { try await SQLiteCheckpointer(path: audit.path, logger: Logger(label: "bench")).run() }
+        let checkpointer = Task { try await SQLiteCheckpointer(repository: audit, logger: Logger(label: "bench")).run() }
         defer { checkpointer.cancel() }
         let seconds = min(duration, 5)
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -164,7 +164,7 @@ struct Bench: AsyncParsableCommand {
 
         let body = CanonicalJSON.encode(BenchInputs.httpBody)
         let hash = runtime.activeHash
-        let checkpointer = SQLiteCheckpointer(path: store.path, logger: logger)
+        let checkpointer = SQLiteCheckpointer(repository: store, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await bare.runService(gracefulShutdownSignals: []) }
             group.addTask { try await full.runService(gracefulShutdownSignals: []) }

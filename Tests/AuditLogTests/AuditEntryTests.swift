@@ -16,8 +16,8 @@ struct AuditEntryTests {
         #expect(entry.text == CanonicalJSON.encode(entry.json))
         #expect(entry.leafHash == MerkleHash.leaf(Array(entry.text.utf8)))
         #expect(entry.json["input_digest"] == .string(String(repeating: "a", count: 64)))
-        var without = Self.event
-        without.inputDigest = nil
+        let without = AuditEvent(
+            type: .system, actor: "system", constitutionalHash: "cdd01ef066bc6cf2", payload: ["event": "started", "note": "tab\there \"quoted\""])
         let plain = AuditEntry(index: 0, timestamp: "2026-11-22T12:00:00.123Z", event: without)
         #expect(plain.text == CanonicalJSON.encode(plain.json))
         #expect(!plain.text.contains("input_digest"))

@@ -8,16 +8,21 @@ public enum AuditEntryType: String, Sendable, CaseIterable, Codable {
 
 /// Something a service asks the log to record. The log gives it its index and time.
 public struct AuditEvent: Sendable, Equatable {
-    public var type: AuditEntryType
+    public let type: AuditEntryType
     /// Who acted: an identity id, `system`, or `anonymous`.
-    public var actor: String
-    public var constitutionalHash: String
+    public let actor: String
+    public let constitutionalHash: String
     /// The ids the entry is about (a decision id, an agent id, a key id ...).
-    public var subjects: [String]
+    public let subjects: [String]
     /// The payload as canonical JSON, with secrets and personal data already masked.
-    public var payload: String
+    public let payload: String
     /// SHA-256 of the unmasked input, so that a holder of the original can prove what was judged.
-    public var inputDigest: String?
+    public let inputDigest: String?
+    /// The entry's canonical JSON around its index and timestamp, encoded here, in the caller's task,
+    /// so that the log's serial commit only joins the pieces.
+    let encodedPrefix: String
+    let encodedMiddle: String
+    let encodedSuffix: String
 
     public init(
         type: AuditEntryType, actor: String, constitutionalHash: String, subjects: [String] = [], payload: JSONValue,
@@ -39,6 +44,35 @@ public struct AuditEvent: Sendable, Equatable {
         self.subjects = subjects
         self.payload = canonicalPayload
         self.inputDigest = inputDigest
+        // Keys in canonical order: actor, constitutional_hash, index, input_digest, payload, subjects, timestamp, type.
+        var prefix = #"{"actor":"#
+        CanonicalJSON.writeString(actor, into: &prefix)
+        prefix += #","constitutional_hash":"#
+        CanonicalJSON.writeString(constitutionalHash, into: &prefix)
+        prefix += #","index":"#
+        var middle = ""
+        middle.reserveCapacity(canonicalPayload.utf8.count + 160)
+        if let inputDigest {
+            middle += #","input_digest":"#
+            CanonicalJSON.writeString(inputDigest, into: &middle)
+        }
+        middle += #","payload":"# + canonicalPayload + #","subjects":["#
+        for (i, subject) in subjects.enumerated() {
+            if i > 0 { middle += "," }
+            CanonicalJSON.writeString(subject, into: &middle)
+        }
+        middle += #"],"timestamp":"#
+        var suffix = #","type":"#
+        CanonicalJSON.writeString(type.rawValue, into: &suffix)
+        suffix += "}"
+        self.encodedPrefix = prefix
+        self.encodedMiddle = middle
+        self.encodedSuffix = suffix
+    }
+
+    public static func == (a: AuditEvent, b: AuditEvent) -> Bool {
+        a.type == b.type && a.actor == b.actor && a.constitutionalHash == b.constitutionalHash && a.subjects == b.subjects
+            && a.payload == b.payload && a.inputDigest == b.inputDigest
     }
 }
 
@@ -56,29 +90,15 @@ public struct AuditEntry: Sendable, Equatable {
         self.event = event
     }
 
-    /// The canonical JSON of the entry. The keys are written in their sorted order, the payload is
-    /// already canonical, so the text is built directly rather than through a `JSONValue`.
+    /// The canonical JSON of the entry: the event's pre-encoded pieces around the index and the
+    /// timestamp (which needs no escaping: `AuditClock` writes only digits and separators).
     public var text: String {
-        var out = #"{"actor":"#
-        out.reserveCapacity(256 + event.payload.utf8.count)
-        CanonicalJSON.writeString(event.actor, into: &out)
-        out += #","constitutional_hash":"#
-        CanonicalJSON.writeString(event.constitutionalHash, into: &out)
-        out += #","index":\#(index)"#
-        if let digest = event.inputDigest {
-            out += #","input_digest":"#
-            CanonicalJSON.writeString(digest, into: &out)
-        }
-        out += #","payload":"# + event.payload + #","subjects":["#
-        for (i, subject) in event.subjects.enumerated() {
-            if i > 0 { out += "," }
-            CanonicalJSON.writeString(subject, into: &out)
-        }
-        out += #"],"timestamp":"#
-        CanonicalJSON.writeString(timestamp, into: &out)
-        out += #","type":"#
-        CanonicalJSON.writeString(event.type.rawValue, into: &out)
-        out += "}"
+        var out = event.encodedPrefix
+        out.reserveCapacity(out.utf8.count + event.encodedMiddle.utf8.count + 64)
+        out += String(index)
+        out += event.encodedMiddle
+        out += "\"" + timestamp + "\""
+        out += event.encodedSuffix
         return out
     }
 

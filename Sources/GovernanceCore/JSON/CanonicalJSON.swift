@@ -52,6 +52,13 @@ public enum CanonicalJSON {
     }
 
     public static func writeString(_ s: String, into out: inout String) {
+        // Most strings (ids, hashes, plain text) need no escape: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

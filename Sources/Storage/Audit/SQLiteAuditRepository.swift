@@ -2,6 +2,7 @@ import AuditLog
 import Foundation
 import GovernanceCore
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 /// The audit log in the embedded database (`acgs.sqlite`, WAL, full synchronisation).
@@ -16,6 +17,9 @@ import SQLiteNIO
 public final class SQLiteAuditRepository: AuditRepository {
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
+    /// The writer's own thread: every request waits on its commits, so they never queue behind
+    /// other connections' work (a checkpoint, a long read) in the shared pool.
+    private let writerThread: NIOThreadPool
     public let path: String
 
     static let migrations: [SQLiteDatabase.Migration] = [
@@ -56,26 +60,36 @@ public final class SQLiteAuditRepository: AuditRepository {
     /// Rows per INSERT: eight binds each, well under SQLite's limit of 32,766 variables.
     static let rowsPerStatement = 2_000
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, path: String) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerThread: NIOThreadPool, path: String) {
         self.writer = writer
         self.reader = reader
+        self.writerThread = writerThread
         self.path = path
     }
 
     /// Opens (creating if needed) the log in the database at `path`.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.audit")) async throws -> SQLiteAuditRepository {
-        let writer = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        let writer: SQLiteConnection
+        do {
+            writer = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: writerThread) { connection in
             // Checkpoints copy the log into the database and fsync it: on the writer they would stall
             // every request waiting in the group commit. `SQLiteCheckpointer` runs them beside the
             // writer; this larger automatic threshold is only a backstop.
-            _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
-            try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
+                _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
+                try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
+            }
+        } catch {
+            try? await writerThread.shutdownGracefully()
+            throw error
         }
         do {
             let reader = try await SQLiteDatabase.open(path: path, logger: logger) { _ in }
-            return SQLiteAuditRepository(writer: writer, reader: reader, path: path)
+            return SQLiteAuditRepository(writer: writer, reader: reader, writerThread: writerThread, path: path)
         } catch {
             try? await writer.close()
+            try? await writerThread.shutdownGracefully()
             throw error
         }
     }
@@ -83,6 +97,7 @@ public final class SQLiteAuditRepository: AuditRepository {
     public func close() async throws {
         try await writer.close()
         try await reader.close()
+        try await writerThread.shutdownGracefully()
     }
 
     public func append(_ batch: AuditAppendBatch) async throws {
