@@ -48,8 +48,14 @@ public enum ACGSServer {
             let policy = AuthPolicy()
             let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
             let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+            let log: AuditLogWriter
+            do {
+                log = try await AuditLogWriter.open(repository: audit)
+            } catch let error as AuditStoreError {
+                throw AuditIntegrityError("the audit store cannot be opened as a log: \(error)")
+            }
             let treeHeads = try await TreeHeadSigner(
-                log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: directory),
+                log: log, keys: try await AuditSigningKeys.open(dataDirectory: directory),
                 constitutionalHash: { constitution.hash })
             try await treeHeads.checkStoreAgainstLatestHead()
             let runtime = GovernanceRuntime(

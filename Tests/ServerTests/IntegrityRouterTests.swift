@@ -171,6 +171,26 @@ struct IntegrityRouterTests {
         #expect(report.json["valid"] == true, "heads of both keys verify: \(report.json["problems"])")
     }
 
+    @Test func headsSignedConcurrentlyAreStoredInSizeOrder() async throws {
+        let h = try await Harness()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<30 {
+                group.addTask {
+                    _ = try await h.runtime.auditLog.append(
+                        AuditEvent(type: .system, actor: "system", constitutionalHash: h.hash, payload: ["n": .number(Double(i))]))
+                }
+                group.addTask { _ = try await h.runtime.treeHeads.sign() }
+            }
+            try await group.waitForAll()
+        }
+        let sizes = try await h.audit.heads().map(\.treeSize)
+        #expect(sizes.count == 30)
+        #expect(sizes == sizes.sorted(), "a smaller head after a larger one would read as a rollback")
+        let keys = try await h.runtime.treeHeads.keys.publicKeys()
+        _ = try await h.runtime.treeHeads.sign()
+        #expect(try await h.audit.verify(keys: keys).valid)
+    }
+
     @Test func aDownStoreFailsClosedWithJSON() async throws {
         let h = try await Harness()
         let token = try await h.auditorToken()

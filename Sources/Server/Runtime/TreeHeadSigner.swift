@@ -13,6 +13,10 @@ public actor TreeHeadSigner {
     private let constitutionalHash: @Sendable () -> String
     private let now: @Sendable () -> Date
     private var latest: SignedTreeHead?
+    /// The signing in progress: heads are signed one after another, so that they are stored in the
+    /// order of their sizes (two interleaved signings could store a smaller head after a larger one,
+    /// which a verifier rightly reads as a rollback).
+    private var inProgress: Task<SignedTreeHead, any Error>?
 
     public init(
         log: AuditLogWriter, keys: any TreeHeadKeyRing, constitutionalHash: @escaping @Sendable () -> String,
@@ -34,6 +38,16 @@ public actor TreeHeadSigner {
     /// Signs and stores a head over the durable log as it is now.
     @discardableResult
     public func sign() async throws -> SignedTreeHead {
+        let previous = inProgress
+        let task = Task {
+            _ = try? await previous?.value
+            return try await self.signNow()
+        }
+        inProgress = task
+        return try await task.value
+    }
+
+    private func signNow() async throws -> SignedTreeHead {
         let (size, root) = await log.head()
         let timestamp = AuditClock.format(now())
         let hash = constitutionalHash()
@@ -42,8 +56,7 @@ public actor TreeHeadSigner {
         }
         let head = SignedTreeHead(treeSize: size, rootHash: root, timestamp: timestamp, constitutionalHash: hash, keyId: keyId, signature: signature)
         try await log.repository.appendHead(head)
-        // Heads are signed concurrently only on request; keep the largest as the latest.
-        if head.treeSize >= (latest?.treeSize ?? 0) { latest = head }
+        latest = head
         return head
     }
 
