@@ -32,12 +32,7 @@ public struct SQLiteCheckpointer: Service {
             try? await thread.shutdownGracefully()
             throw error
         }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
+        await repeatUntilShutdown(every: interval) {
             do {
                 _ = try await connection.query("PRAGMA wal_checkpoint(PASSIVE)")
             } catch {

@@ -1,6 +1,7 @@
 import Foundation
 import Identity
 import Logging
+import Storage
 import ServiceLifecycle
 
 /// Housekeeping for authentication while the server runs: picks up signing keys rotated by
@@ -11,13 +12,7 @@ struct AuthMaintenance: Service {
     var interval: Duration = .seconds(10)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                // Graceful shutdown ends the wait at once instead of after a whole interval.
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await repeatUntilShutdown(every: interval) {
             do {
                 try await auth.tokens.reloadKeys()
                 _ = try await auth.repository.pruneRevokedAccessTokens(before: Date())

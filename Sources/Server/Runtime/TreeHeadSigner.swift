@@ -99,12 +99,7 @@ struct TreeHeadSigningService: Service {
     var interval: Duration = .milliseconds(500)
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                break
-            }
+        await repeatUntilShutdown(every: interval) {
             do {
                 try await signer.signIfGrown()
             } catch {
@@ -112,9 +107,7 @@ struct TreeHeadSigningService: Service {
             }
         }
         // The last head covers everything appended before shutdown. Run outside the cancelled task.
-        let signer = signer
-        let logger = logger
-        await Task {
+        await Task { [signer, logger] in
             do { try await signer.signIfGrown() } catch { logger.error("could not sign the final tree head", metadata: ["error.type": "\(type(of: error))"]) }
         }.value
     }
