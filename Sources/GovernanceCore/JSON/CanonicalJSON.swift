@@ -91,14 +91,18 @@ public enum Digest {
         hex(SHA256.hash(data: bytes))
     }
 
+    /// Lower-case hex of the digest, written as bytes (it is on every request's path: cache keys).
     public static func hex(_ digest: SHA256.Digest) -> String {
-        let digits: [Character] = Array("0123456789abcdef")
-        var out = ""
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+        digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+                for (i, byte) in bytes.enumerated() {
+                    out[2 * i] = hexDigits[Int(byte >> 4)]
+                    out[2 * i + 1] = hexDigits[Int(byte & 0x0F)]
+                }
+                return bytes.count * 2
+            }
         }
-        return out
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
