@@ -20,10 +20,12 @@ public enum ACGSServer {
     public struct Stores: Sendable {
         public var identities: SQLiteIdentityRepository
         public var audit: SQLiteAuditRepository
+        public var reviews: SQLiteReviewRepository
 
         public func close() async {
             try? await identities.close()
             try? await audit.close()
+            try? await reviews.close()
         }
     }
 
@@ -37,13 +39,20 @@ public enum ACGSServer {
         let database = directory + "/acgs.sqlite"
         let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
         let audit: SQLiteAuditRepository
+        let reviews: SQLiteReviewRepository
         do {
             audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
+            do {
+                reviews = try await SQLiteReviewRepository.open(path: database, logger: logger)
+            } catch {
+                try? await audit.close()
+                throw error
+            }
         } catch {
             try? await identities.close()
             throw error
         }
-        let stores = Stores(identities: identities, audit: audit)
+        let stores = Stores(identities: identities, audit: audit, reviews: reviews)
         do {
             let policy = AuthPolicy()
             let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
@@ -59,7 +68,7 @@ public enum ACGSServer {
                 constitutionalHash: { constitution.hash })
             try await treeHeads.checkStoreAgainstLatestHead()
             let runtime = GovernanceRuntime(
-                constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
+                constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, reviews: reviews,
                 authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
                 metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
             return (runtime, stores)
@@ -101,6 +110,7 @@ public enum ACGSServer {
         var services: [any Service] = [
             SQLiteCheckpointer(repository: stores.audit, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
             TreeHeadSigningService(signer: runtime.treeHeads, logger: logger),
+            ReviewDeadlineService(desk: runtime.reviews, logger: logger),
         ]
         for service in configuration.services {
             let port = configuration.port(of: service)

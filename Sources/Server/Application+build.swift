@@ -21,6 +21,8 @@ public func buildRouter(service: ServiceName, runtime: GovernanceRuntime) -> Rou
         AuthController(runtime: runtime).addRoutes(to: router)
     case .integrity:
         IntegrityController(runtime: runtime).addRoutes(to: router)
+    case .agentHITL:
+        HITLController(runtime: runtime).addRoutes(to: router)
     }
     return router
 }

@@ -22,11 +22,13 @@ struct ServeEndToEndTests {
         #expect(json["service"] == "constitutional-ai")
         #expect(json["constitutional_hash"] == "cdd01ef066bc6cf2")
 
-        // The guide's other health check that exists so far: the Auth service.
-        let auth = try run("/usr/bin/curl", ["-s", "http://localhost:8016/health"])
-        let authJSON = try JSONDecoder().decode(JSONValue.self, from: Data(auth.stdout.utf8))
-        #expect(authJSON["service"] == "auth")
-        #expect(authJSON["status"] == "healthy")
+        // The guide's other health checks, and the Integrity service's.
+        for (port, service) in [(8016, "auth"), (8008, "agent-hitl"), (8002, "integrity")] {
+            let other = try run("/usr/bin/curl", ["-s", "http://localhost:\(port)/health"])
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(other.stdout.utf8))
+            #expect(json["service"] == .string(service))
+            #expect(json["status"] == "healthy")
+        }
     }
 
     @Test func decidesOverHTTPAndKeepsTheRecordAcrossARestart() async throws {

@@ -36,7 +36,7 @@ public enum ReviewVerdict: String, Sendable, CaseIterable, Codable {
 }
 
 /// One reviewer's decision on a request.
-public struct ReviewVote: Sendable, Equatable {
+public struct ReviewVote: Sendable, Equatable, Codable {
     public var reviewer: String
     public var verdict: ReviewVerdict
     public var reason: String
@@ -46,6 +46,11 @@ public struct ReviewVote: Sendable, Equatable {
     public var changedArguments: JSONValue?
     public var level: EscalationLevel
     public var at: Date
+
+    enum CodingKeys: String, CodingKey {
+        case reviewer, verdict, reason, principle, level, at
+        case changedArguments = "changed_arguments"
+    }
 
     public init(
         reviewer: String, verdict: ReviewVerdict, reason: String, principle: String? = nil, changedArguments: JSONValue? = nil,
@@ -92,7 +97,7 @@ public enum ReviewError: Error, Sendable, Equatable {
 }
 
 /// A request for a person to decide an action before it runs.
-public struct ReviewRequest: Sendable, Equatable {
+public struct ReviewRequest: Sendable, Equatable, Codable {
     public var id: String
     /// The agent whose action it is, and the identities acting for it (its owner, a delegating user).
     public var requester: String
@@ -114,6 +119,16 @@ public struct ReviewRequest: Sendable, Equatable {
     public private(set) var updatedAt: Date
     /// Where the request waits at its level: pending where it started, escalated above.
     public private(set) var waitingState: ReviewState = .pending
+
+    enum CodingKeys: String, CodingKey {
+        case id, requester, action, context, reason, urgency, risk, state, level, deadline, assignee, votes
+        case actingFor = "acting_for"
+        case decisionId = "decision_id"
+        case constitutionalHash = "constitutional_hash"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case waitingState = "waiting_state"
+    }
 
     /// Opens a request routed by `policy`: approved at once in the fast lane, otherwise pending at its
     /// level with that level's deadline.

@@ -16,6 +16,8 @@ public struct Decision: Sendable {
     public var validationMicroseconds: Int
     /// The index of the decision's entry in the audit log.
     public var auditIndex: Int
+    /// The review request an escalation opened.
+    public var reviewId: String?
     /// The canonical JSON of the fields that depend only on the input and the constitution,
     /// without braces; encoded once per distinct input and kept in the cache with it.
     public var evaluationJSON: String
@@ -161,7 +163,26 @@ struct DecisionService: Sendable {
             decisions[i].auditIndex = indices[i]
             runtime.metrics.recordDecision(decisions[i].evaluation.outcome, cacheHit: decisions[i].cacheHit)
         }
+        // An escalation is only useful with a person to ask: each opens a review request.
+        for (i, (entry, _, _)) in judged.enumerated() where entry.evaluation.outcome == .escalate {
+            decisions[i].reviewId = try await openReview(for: decisions[i], entry: entry, agentId: agentId, constitution: constitution)
+        }
         return decisions
+    }
+
+    private func openReview(for decision: Decision, entry: CachedEvaluation, agentId: String?, constitution: CompiledConstitution) async throws -> String {
+        let masked = (try? JSONValue.parse(entry.maskedInput)) ?? .null
+        let input = JudgedInput(action: masked["action"], content: masked["content"], context: masked["context"], agent: masked["agent"])
+        do {
+            return try await runtime.reviews.open(
+                ReviewDesk.Opening(
+                    requester: agentId ?? "anonymous", input: input, violations: entry.evaluation.violations, decisionId: decision.id,
+                    constitutionalHash: constitution.hash)
+            ).id
+        } catch {
+            runtime.logger.error("review store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
+            throw APIError.unavailable("the escalation could not be put to a reviewer; retry later", code: "review_store_unavailable")
+        }
     }
 
     /// A decision's audit entry: the masked input, the evaluation as answered, and the digest of the
@@ -234,6 +255,7 @@ public enum DecisionJSON {
             ]),
             "decision_id": .string(d.id),
             "audit_index": .number(Double(d.auditIndex)),
+            "review_id": d.reviewId.map(JSONValue.string) ?? .null,
         ]
     }
 
@@ -251,7 +273,12 @@ public enum DecisionJSON {
         CanonicalJSON.writeString(d.id, into: &out)
         out += #","metadata":{"cache_hit":"# + (d.cacheHit ? "true" : "false") + #","constitution_version":"#
         CanonicalJSON.writeString(d.constitutionVersion, into: &out)
-        out += #","validation_time_us":\#(d.validationMicroseconds)}}"#
+        out += #","validation_time_us":\#(d.validationMicroseconds)}"#
+        if let reviewId = d.reviewId {
+            out += #","review_id":"#
+            CanonicalJSON.writeString(reviewId, into: &out)
+        }
+        out += "}"
         return out
     }
 }

@@ -14,6 +14,7 @@ public final class GovernanceRuntime: Sendable {
     public let decisions: any DecisionRepository
     public let auditLog: AuditLogWriter
     public let treeHeads: TreeHeadSigner
+    public let reviews: ReviewDesk
     public let auth: AuthService
     public let cache: LRUCache<String, CachedEvaluation>
     public let metrics: ACGSMetrics
@@ -26,7 +27,8 @@ public final class GovernanceRuntime: Sendable {
     /// `treeHeads` signs over `auditLog`; auth events go to the audit log unless `authEvents` is given.
     public init(
         constitution: CompiledConstitution, decisions: any DecisionRepository, treeHeads: TreeHeadSigner, identities: any IdentityRepository,
-        tokens: TokenService, authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
+        tokens: TokenService, reviews: any ReviewRepository = InMemoryReviewRepository(), reviewPolicy: ReviewPolicy = ReviewPolicy(),
+        authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
         cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
         logger: Logger = Logger(label: "acgs")
     ) {
@@ -35,6 +37,7 @@ public final class GovernanceRuntime: Sendable {
         self.active = active
         self.auditLog = treeHeads.log
         self.treeHeads = treeHeads
+        self.reviews = ReviewDesk(repository: reviews, policy: reviewPolicy, audit: treeHeads.log, logger: logger)
         self.auth = AuthService(
             repository: identities, tokens: tokens,
             events: authEvents ?? AuditAuthEventSink(log: treeHeads.log, constitutionalHash: { active.current.hash }), policy: authPolicy,

@@ -5,6 +5,7 @@ public enum ServiceName: String, Sendable, Hashable, CaseIterable, Codable {
     case constitutionalAI = "constitutional-ai"
     case auth
     case integrity
+    case agentHITL = "agent-hitl"
 
     /// The port of the deployment guide.
     public var defaultPort: Int {
@@ -12,6 +13,7 @@ public enum ServiceName: String, Sendable, Hashable, CaseIterable, Codable {
         case .constitutionalAI: 32768
         case .auth: 8016
         case .integrity: 8002
+        case .agentHITL: 8008
         }
     }
 

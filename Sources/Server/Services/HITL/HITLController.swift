@@ -1,0 +1,281 @@
+import AuditLog
+import Foundation
+import GovernanceCore
+import Hummingbird
+import Identity
+import Storage
+
+/// The Agent HITL service: agents ask for human review (or get it when a decision escalates),
+/// reviewers work the queue, and agents learn the outcome, by long-poll if they wish.
+struct HITLController {
+    typealias Context = ACGSRequestContext
+    let runtime: GovernanceRuntime
+    var desk: ReviewDesk { runtime.reviews }
+
+    static var maxBodyBytes: Int { 256 * 1024 }
+    static let maxWaitSeconds = 60
+    static let reviewerRoles: [Role] = [.reviewer, .policyAuthor, .councilMember, .admin]
+
+    func addRoutes(to router: Router<Context>) {
+        let agents = router.group("/api/v1").add(middleware: RequireRoles(.agent, .admin))
+        agents.post("reviews", use: create)
+        agents.post("oversight/request", use: oversightRequest)
+        let reviewers = router.group("/api/v1/reviews").add(middleware: RequireRoles(Self.reviewerRoles))
+        reviewers.get("", use: queue)
+        reviewers.post(":id/claim", use: claim)
+        reviewers.post(":id/release", use: release)
+        reviewers.post(":id/decision", use: decide)
+        let involved = router.group("/api/v1/reviews").add(middleware: RequireRoles(Role.allCases))
+        involved.get(":id", use: show)
+        involved.post(":id/cancel", use: cancel)
+    }
+
+    // MARK: the agent's side
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let review = try await open(request, context: context)
+        return JSONResponse.make(Self.json(review, policy: desk.policy), status: .created)
+    }
+
+    /// The ACGS-2 shape: `{oversight_id, status, estimated_response_time_minutes}`.
+    @Sendable func oversightRequest(_ request: Request, context: Context) async throws -> Response {
+        let review = try await open(request, context: context)
+        let minutes = review.state.isFinal ? 0 : max(0, Int((review.deadline.timeIntervalSinceNow / 60).rounded(.up)))
+        return JSONResponse.make(
+            ["oversight_id": .string(review.id), "status": .string(review.state.rawValue), "estimated_response_time_minutes": .number(Double(minutes))],
+            status: .created)
+    }
+
+    private func open(_ request: Request, context: Context) async throws -> ReviewRequest {
+        let principal = try Self.principal(context)
+        let json = try await request.jsonBody(limit: Self.maxBodyBytes)
+        let fields = try JSONFields(json, path: "", allowed: ["action", "content", "context", "reason", "urgency"])
+        var subject: [String: JSONValue] = [:]
+        for key in ["action", "content", "context"] { if let v = fields.fields[key] { subject[key] = v } }
+        let reason = try fields.string("reason")
+        var urgency = ReviewUrgency.normal
+        if let text = try fields.string("urgency") {
+            guard let parsed = ReviewUrgency(rawValue: text) else {
+                throw APIError.badRequest(
+                    "field 'urgency': expected one of \(ReviewUrgency.allCases.map(\.rawValue).joined(separator: ", "))", code: "invalid_json")
+            }
+            urgency = parsed
+        }
+        let constitution = runtime.constitution
+        let (input, _) = try ValidateRequest(.object(subject)).judgedInput(agent: principal.asRuleInput, constitution: constitution)
+        let evaluation = constitution.evaluate(input)
+        return try await store {
+            try await desk.open(
+                ReviewDesk.Opening(
+                    requester: principal.id, input: input, violations: evaluation.violations, reason: reason, urgency: urgency,
+                    constitutionalHash: constitution.hash))
+        }
+    }
+
+    /// A request, to its requester, to reviewers, admins and auditors; `?wait=N` holds the answer up to
+    /// N seconds (at most 60) until the request is decided.
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        let id = try context.parameters.require("id")
+        var wait = 0
+        for (key, value) in request.uri.queryParameters {
+            guard key == "wait" else { throw APIError.badRequest("unknown query parameter '\(key)' (expected wait)", code: "invalid_parameter") }
+            guard let seconds = Int(value), (0...Self.maxWaitSeconds).contains(seconds) else {
+                throw APIError.badRequest("query parameter 'wait' must be whole seconds from 0 to \(Self.maxWaitSeconds)", code: "invalid_parameter")
+            }
+            wait = seconds
+        }
+        let until = ContinuousClock.now + .seconds(wait)
+        while true {
+            let mark = await desk.mark()
+            let review = try await find(id)
+            guard review.requester == principal.id || principal.has(anyOf: Set(Self.reviewerRoles + [.auditor])) else {
+                // Someone else's request is not even acknowledged to exist.
+                throw APIError(.notFound, code: "not_found", message: "no review request \(id)")
+            }
+            let remaining = until - ContinuousClock.now
+            if review.state.isFinal || remaining <= .zero { return JSONResponse.make(Self.json(review, policy: desk.policy)) }
+            await desk.waitForChange(of: id, after: mark, timeout: remaining)
+        }
+    }
+
+    @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        try await Self.emptyBody(request)
+        let id = try context.parameters.require("id")
+        let review = try await step("cancelled", id, principal) { r, at in try r.cancel(by: Self.actor(principal), at: at) }
+        return JSONResponse.make(Self.json(review, policy: desk.policy))
+    }
+
+    // MARK: the reviewers' side
+
+    @Sendable func queue(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        var query = ReviewQuery(states: [.pending, .inReview, .escalated])
+        for (key, value) in request.uri.queryParameters {
+            let value = String(value)
+            switch key {
+            case "status":
+                let states = try value.split(separator: ",").map { name in
+                    guard let state = ReviewState(rawValue: String(name)) else {
+                        throw APIError.badRequest(
+                            "query parameter 'status' must name states among \(ReviewState.allCases.map(\.rawValue).joined(separator: ", "))",
+                            code: "invalid_parameter")
+                    }
+                    return state
+                }
+                query.states = Set(states)
+            case "level":
+                guard let level = EscalationLevel(rawValue: value) else {
+                    throw APIError.badRequest(
+                        "query parameter 'level' must be one of \(EscalationLevel.allCases.map(\.rawValue).joined(separator: ", "))", code: "invalid_parameter")
+                }
+                query.level = level
+            case "assigned_to":
+                query.assignee = value == "me" ? principal.id : value
+            case "limit":
+                guard let limit = Int(value), (1...500).contains(limit) else {
+                    throw APIError.badRequest("query parameter 'limit' must be an integer from 1 to 500", code: "invalid_parameter")
+                }
+                query.limit = limit
+            default:
+                throw APIError.badRequest("unknown query parameter '\(key)' (expected status, level, assigned_to, limit)", code: "invalid_parameter")
+            }
+        }
+        let reviews = try await store { try await desk.repository.list(query) }
+        return JSONResponse.make(["reviews": .array(reviews.map { Self.json($0, policy: desk.policy) }), "count": .number(Double(reviews.count))])
+    }
+
+    @Sendable func claim(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        try await Self.emptyBody(request)
+        let policy = desk.policy
+        let review = try await step("claimed", try context.parameters.require("id"), principal) { r, at in
+            try r.claim(by: Self.actor(principal), policy: policy, at: at)
+        }
+        return JSONResponse.make(Self.json(review, policy: policy))
+    }
+
+    @Sendable func release(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        try await Self.emptyBody(request)
+        let review = try await step("released", try context.parameters.require("id"), principal) { r, at in
+            try r.release(by: Self.actor(principal), at: at)
+        }
+        return JSONResponse.make(Self.json(review, policy: desk.policy))
+    }
+
+    @Sendable func decide(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        let body = try JSONFields(
+            try await request.jsonBody(limit: Self.maxBodyBytes), path: "", allowed: ["decision", "reason", "principle", "changed_arguments"])
+        let name = try body.string("decision", required: true) ?? ""
+        guard let verdict = ReviewVerdict(rawValue: name) else {
+            throw APIError.badRequest("field 'decision': expected approve, deny or request_changes", code: "invalid_json")
+        }
+        let vote = ReviewVote(
+            reviewer: principal.id, verdict: verdict, reason: try body.string("reason", required: true) ?? "", principle: try body.string("principle"),
+            changedArguments: try body.object("changed_arguments").map(JSONValue.object), level: .technicalReview, at: Date())
+        let policy = desk.policy
+        let review = try await step("decision", try context.parameters.require("id"), principal) { r, at in
+            try r.decide(vote, by: Self.actor(principal), policy: policy, at: at)
+        }
+        return JSONResponse.make(Self.json(review, policy: policy))
+    }
+
+    // MARK: helpers
+
+    private func step(
+        _ name: String, _ id: String, _ principal: Principal, _ change: @escaping @Sendable (inout ReviewRequest, Date) throws -> Void
+    ) async throws -> ReviewRequest {
+        do {
+            return try await desk.apply(name, to: id, by: principal.id, change)
+        } catch let error as ReviewError {
+            throw Self.apiError(error)
+        } catch ReviewStoreError.notFound {
+            throw APIError(.notFound, code: "not_found", message: "no review request \(id)")
+        } catch ReviewStoreError.versionConflict {
+            throw APIError(.conflict, code: "conflict", message: "the request changed meanwhile; read it again and retry")
+        } catch {
+            runtime.logger.error("review store or audit log unavailable", metadata: ["error.type": "\(type(of: error))"])
+            throw APIError.unavailable("the review step could not be recorded; retry later", code: "review_store_unavailable")
+        }
+    }
+
+    private func find(_ id: String) async throws -> ReviewRequest {
+        guard let stored = try await store({ try await desk.repository.find(id: id) }) else {
+            throw APIError(.notFound, code: "not_found", message: "no review request \(id)")
+        }
+        return stored.request
+    }
+
+    private func store<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            throw error
+        } catch {
+            runtime.logger.error("review store or audit log unavailable", metadata: ["error.type": "\(type(of: error))"])
+            throw APIError.unavailable("the review store cannot be used now; retry later", code: "review_store_unavailable")
+        }
+    }
+
+    static func principal(_ context: Context) throws -> Principal {
+        guard let principal = context.principal else { throw AuthenticationMiddleware.unauthorized("authentication required", error: nil) }
+        return principal
+    }
+
+    static func actor(_ principal: Principal) -> ReviewActor {
+        ReviewActor(id: principal.id, roles: Set(principal.roles.map(\.rawValue)))
+    }
+
+    static func apiError(_ error: ReviewError) -> APIError {
+        switch error {
+        case .illegalTransition(let from, let to):
+            APIError(.conflict, code: "illegal_transition", message: "a request that is \(from.rawValue) cannot become \(to.rawValue)")
+        case .claimedByAnother:
+            APIError(.conflict, code: "claimed", message: "another reviewer holds this request")
+        case .alreadyVoted:
+            APIError(.conflict, code: "already_decided", message: "you have already decided this request at this level; a quorum counts distinct reviewers")
+        case .ownRequest:
+            APIError(.forbidden, code: "own_request", message: "the requesting agent, or anyone acting for it, cannot review or withdraw this request")
+        case .notAReviewerAtThisLevel(let level):
+            APIError(.forbidden, code: "wrong_level", message: "your roles do not review requests at the \(level.rawValue) level")
+        case .reasonRequired:
+            APIError.badRequest("field 'reason': a decision needs a reason", code: "invalid_request")
+        case .principleRequired:
+            APIError.badRequest("field 'principle': a council approval names the principle it rests on", code: "invalid_request")
+        case .changesRequired:
+            APIError.badRequest("field 'changed_arguments': request_changes says which arguments to change", code: "invalid_request")
+        }
+    }
+
+    /// Bodies of the step routes carry nothing: empty, or an empty JSON object.
+    static func emptyBody(_ request: Request) async throws {
+        try await IntegrityController.emptyObjectBody(request)
+    }
+
+    static func json(_ r: ReviewRequest, policy: ReviewPolicy) -> JSONValue {
+        [
+            "id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue), "urgency": .string(r.urgency.rawValue),
+            "requester": .string(r.requester), "action": r.action, "context": r.context, "reason": r.reason.map(JSONValue.string) ?? .null,
+            "decision_id": r.decisionId.map(JSONValue.string) ?? .null, "constitutional_hash": .string(r.constitutionalHash),
+            "risk": [
+                "score": .number(r.risk.score),
+                "factors": .array(r.risk.factors.map { ["name": .string($0.name), "weight": .number($0.weight), "detail": .string($0.detail)] }),
+            ],
+            "fast_lane": .bool(r.fastLane), "created_at": .string(AuditClock.format(r.createdAt)), "updated_at": .string(AuditClock.format(r.updatedAt)),
+            "deadline": .string(AuditClock.format(r.deadline)), "assignee": r.assignee.map(JSONValue.string) ?? .null,
+            "approvals_required": .number(Double(policy.policy(for: r.level).approvalsRequired)),
+            "approvals": .array(r.approvals.sorted().map(JSONValue.string)),
+            "votes": .array(
+                r.votes.map { v in
+                    [
+                        "reviewer": .string(v.reviewer), "decision": .string(v.verdict.rawValue), "reason": .string(v.reason),
+                        "principle": v.principle.map(JSONValue.string) ?? .null, "changed_arguments": v.changedArguments ?? .null,
+                        "level": .string(v.level.rawValue), "at": .string(AuditClock.format(v.at)),
+                    ]
+                }),
+        ]
+    }
+}

@@ -1,0 +1,213 @@
+import AuditLog
+import Foundation
+import GovernanceCore
+import Logging
+import Storage
+
+/// Human review of actions: opens requests (from escalated decisions or agents' own requests),
+/// applies reviewers' steps and deadlines, records every step in the audit log, and wakes agents
+/// waiting for an outcome.
+///
+/// Steps on requests are serialised in this actor: each is read, applied, stored, then audited; if
+/// the audit entry cannot be written the stored step is undone and the caller gets a 503, so no
+/// step stands without its entry.
+public actor ReviewDesk {
+    public nonisolated let repository: any ReviewRepository
+    public nonisolated let policy: ReviewPolicy
+    private let audit: AuditLogWriter
+    private let decisions: any AuditRepository
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    /// A counter of changes, and the last change of each request: a waiter that read a request at
+    /// mark m is woken at once if the request changed after m.
+    private var changes = 0
+    private var lastChange: [String: Int] = [:]
+
+    public init(
+        repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
+        now: @escaping @Sendable () -> Date = Date.init, logger: Logger = Logger(label: "acgs.hitl")
+    ) {
+        self.repository = repository
+        self.policy = policy
+        self.audit = audit
+        self.decisions = audit.repository
+        self.now = now
+        self.logger = logger
+    }
+
+    /// What a new request is about.
+    public struct Opening: Sendable {
+        public var requester: String
+        public var actingFor: Set<String>
+        public var input: JudgedInput
+        public var violations: [Violation]
+        public var reason: String?
+        public var urgency: ReviewUrgency
+        public var decisionId: String?
+        public var constitutionalHash: String
+
+        public init(
+            requester: String, actingFor: Set<String> = [], input: JudgedInput, violations: [Violation], reason: String? = nil,
+            urgency: ReviewUrgency = .normal, decisionId: String? = nil, constitutionalHash: String
+        ) {
+            self.requester = requester
+            self.actingFor = actingFor
+            self.input = input
+            self.violations = violations
+            self.reason = reason
+            self.urgency = urgency
+            self.decisionId = decisionId
+            self.constitutionalHash = constitutionalHash
+        }
+    }
+
+    /// Opens a request: scored, routed (approved at once below the fast-lane threshold), stored and audited.
+    public func open(_ opening: Opening) async throws -> ReviewRequest {
+        let at = now()
+        let history = try await recentHistory(of: opening.requester, since: at.addingTimeInterval(-24 * 3600), excluding: opening.decisionId)
+        let risk = RiskAssessment.assess(
+            RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
+        let request = ReviewRequest(
+            id: "rev_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24), requester: opening.requester,
+            actingFor: opening.actingFor, action: Self.masked(opening.input.action), context: Self.masked(opening.input.context),
+            reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
+            constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
+        try await repository.insert(request)
+        do {
+            try await record("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])
+        } catch {
+            // No request stands without its entry: withdraw it (nobody has seen it yet).
+            var withdrawn = request
+            try? withdrawn.cancel(by: ReviewActor(id: request.requester, roles: []), at: at)
+            _ = try? await repository.update(withdrawn, expectedVersion: 1)
+            throw error
+        }
+        return request
+    }
+
+    /// Applies a step to a request: stores it, audits it (undoing it if the entry cannot be written),
+    /// and wakes whoever waits on the request.
+    public func apply(
+        _ step: String, to id: String, by actor: String, extra: [String: JSONValue] = [:],
+        _ change: (inout ReviewRequest, Date) throws -> Void
+    ) async throws -> ReviewRequest {
+        guard let stored = try await repository.find(id: id) else { throw ReviewStoreError.notFound(id) }
+        var request = stored.request
+        try change(&request, now())
+        let version = try await repository.update(request, expectedVersion: stored.version)
+        do {
+            try await record(step, request, actor: actor, extra: extra)
+        } catch {
+            _ = try? await repository.update(stored.request, expectedVersion: version)
+            throw error
+        }
+        wake(id)
+        return request
+    }
+
+    /// Escalates or expires every request past its deadline; returns how many changed.
+    @discardableResult
+    public func enforceDeadlines() async throws -> Int {
+        var changed = 0
+        for id in try await repository.due(at: now(), limit: 500) {
+            let before = try await repository.find(id: id)?.request.state
+            let after = try await apply("deadline", to: id, by: "system") { request, at in
+                request.enforceDeadline(policy: policy, at: at)
+            }
+            if after.state != before { changed += 1 }
+        }
+        return changed
+    }
+
+    /// The current change mark; take it before reading a request that will be waited on.
+    public func mark() -> Int { changes }
+
+    /// Returns once the request changes after `mark`, or when `timeout` passes.
+    public func waitForChange(of id: String, after mark: Int, timeout: Duration) async {
+        if (lastChange[id] ?? 0) > mark { return }
+        let token = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.register(id, token: token) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func register(_ id: String, token: UUID) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume()
+                } else {
+                    waiters[id, default: [:]][token] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.dropWaiter(id, token) }
+        }
+    }
+
+    private func dropWaiter(_ id: String, _ token: UUID) {
+        waiters[id]?.removeValue(forKey: token)?.resume()
+        if waiters[id]?.isEmpty == true { waiters[id] = nil }
+    }
+
+    private func wake(_ id: String) {
+        changes += 1
+        if lastChange.count > 100_000 { lastChange = [:] }  // bounded; a waiter then at worst waits its timeout
+        lastChange[id] = changes
+        for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
+    }
+
+    /// The agent's denials and escalations in the audit log since `since`, other than the decision
+    /// the request is about.
+    private func recentHistory(of agent: String, since: Date, excluding decisionId: String?) async throws -> (denials: Int, escalations: Int) {
+        let entries = try await decisions.entries(
+            AuditEntryQuery(limit: 1_000, type: .decision, actor: agent, since: AuditClock.milliseconds(since)))
+        var denials = 0
+        var escalations = 0
+        for entry in entries where entry.subject != decisionId || decisionId == nil {
+            switch DecisionRecord(entry: entry)?.outcome {
+            case .deny?: denials += 1
+            case .escalate?: escalations += 1
+            default: break
+            }
+        }
+        return (denials, escalations)
+    }
+
+    private func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
+        var payload: [String: JSONValue] = [
+            "event": .string(step), "review_id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue),
+            "deadline": .string(AuditClock.format(r.deadline)), "risk": .number(r.risk.score),
+            "assignee": r.assignee.map(JSONValue.string) ?? .null,
+        ]
+        if step == "opened" {
+            payload["risk_factors"] = .array(r.risk.factors.map { ["name": .string($0.name), "weight": .number($0.weight), "detail": .string($0.detail)] })
+            payload["urgency"] = .string(r.urgency.rawValue)
+            payload["action"] = r.action
+        }
+        if let vote = r.votes.last, step == "decision" {
+            payload["vote"] = [
+                "reviewer": .string(vote.reviewer), "verdict": .string(vote.verdict.rawValue), "reason": .string(Masking.mask(vote.reason)),
+                "principle": vote.principle.map(JSONValue.string) ?? .null,
+            ]
+        }
+        for (k, v) in extra { payload[k] = v }
+        _ = try await audit.append(
+            AuditEvent(
+                type: .review, actor: actor, constitutionalHash: r.constitutionalHash,
+                subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), payload: .object(payload)))
+    }
+
+    static func masked(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let s): .string(Masking.mask(s))
+        case .array(let items): .array(items.map(masked))
+        case .object(let fields): .object(fields.mapValues(masked))
+        default: value
+        }
+    }
+}

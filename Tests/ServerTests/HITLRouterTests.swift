@@ -1,0 +1,229 @@
+import AuditLog
+import Foundation
+import GovernanceCore
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Identity
+import Storage
+import Testing
+
+@testable import Server
+
+/// HITL helpers: calls to the Agent HITL service with a given credential.
+extension Harness {
+    func hitl(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil) async throws -> TestResponse {
+        try await test(service: .agentHITL) { client in
+            try await client.execute(
+                uri: path, method: method, headers: headers(bearer: token.map { .some($0) } ?? .none), body: body.map { ByteBuffer(json: $0) })
+        }
+    }
+}
+
+@Suite("Agent HITL service")
+struct HITLRouterTests {
+    static let productionDeploy = #"{"action": {"type": "deploy", "tool": "kubectl"}, "context": {"environment": "production"}}"#
+    /// No rule matches, but a large irreversible transfer is worth a technical review (risk 0.475).
+    static let transfer = #"{"action": {"type": "transfer", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}}"#
+
+    @Test func anEscalatedDecisionOpensAReviewTheAgentCanFollow() async throws {
+        let h = try await Harness()
+        let decision = try await h.test { client in
+            try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: Self.productionDeploy))
+        }
+        #expect(decision.json["decision"] == "escalate")
+        let reviewId = try #require(decision.json["review_id"].stringValue)
+        let review = try await h.hitl(.get, "/api/v1/reviews/\(reviewId)")
+        #expect(review.status == .ok)
+        #expect(review.json["decision_id"] == decision.json["decision_id"])
+        #expect(review.json["requester"] == .string(h.agent.id))
+        let factors = review.json["risk"]["factors"].arrayValue?.compactMap { $0["name"].stringValue } ?? []
+        #expect(factors.contains("rule") && factors.contains("production"), "\(factors)")
+        #expect(review.json["state"] == "pending")
+        // An escalating high-severity rule (0.4) in production (0.25): 1 - 0.6 × 0.75 = 0.55.
+        #expect(review.json["risk"]["score"].numberValue.map { abs($0 - 0.55) < 1e-9 } == true, "\(review.json["risk"])")
+        #expect(review.json["level"] == "policy_manager")
+    }
+
+    @Test func aLowRiskRequestTakesTheFastLane() async throws {
+        let h = try await Harness()
+        let created = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read", "tool": "cat"}, "reason": "read a log"}"#)
+        #expect(created.status == .created)
+        #expect(created.json["state"] == "approved")
+        #expect(created.json["fast_lane"] == true)
+        let oversight = try await h.hitl(.post, "/api/v1/oversight/request", body: Self.productionDeploy)
+        #expect(oversight.status == .created)
+        #expect(oversight.json["status"] == "pending")
+        #expect(oversight.json["oversight_id"].stringValue?.hasPrefix("rev_") == true)
+        #expect((oversight.json["estimated_response_time_minutes"].numberValue ?? 0) > 0)
+    }
+
+    @Test func aReviewerApprovesAndTheWaitingAgentLearnsAtOnce() async throws {
+        let h = try await Harness(authEventsToAuditLog: true)
+        let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["id"].stringValue)
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        async let waited = h.hitl(.get, "/api/v1/reviews/\(id)?wait=30")
+        try await Task.sleep(for: .milliseconds(200))
+        let start = ContinuousClock.now
+        let claimed = try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: reviewer)
+        #expect(claimed.json["state"] == "in_review")
+        let approved = try await h.hitl(
+            .post, "/api/v1/reviews/\(id)/decision", token: reviewer, body: #"{"decision": "approve", "reason": "within the change window"}"#)
+        #expect(approved.status == .ok)
+        #expect(approved.json["state"] == "approved")
+        let outcome = try await waited
+        #expect(outcome.json["state"] == "approved")
+        #expect(ContinuousClock.now - start < .seconds(10), "the long-poll returns on the decision, not at its timeout")
+        // Every step is an audit entry.
+        let steps = try await h.audit.entries(AuditEntryQuery(limit: 1_000, type: .review)).compactMap {
+            try? JSONValue.parse(AuditEntry(text: $0.text).event.payload)["event"].stringValue
+        }
+        #expect(steps == ["opened", "claimed", "decision"])
+    }
+
+    @Test func theRequesterNeverReviewsItsOwnRequest() async throws {
+        let h = try await Harness()
+        let (_, admin) = try await h.signIn(roles: [.admin])
+        let id = try #require(try await h.hitl(.post, "/api/v1/reviews", token: admin, body: Self.productionDeploy).json["id"].stringValue)
+        let own = try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: admin)
+        #expect(own.status == .forbidden)
+        #expect(own.errorCode == "own_request")
+        #expect(try await h.hitl(.get, "/api/v1/reviews", token: h.agentKey).status == .forbidden, "agents do not see the queue")
+    }
+
+    @Test func theCouncilDecidesByAQuorumOfDistinctMembers() async throws {
+        let h = try await Harness()
+        let risky = #"{"action": {"type": "payment", "tool": "bank"}, "context": {"environment": "production", "amount": 500000, "irreversible": true, "destination": "external"}}"#
+        let created = try await h.hitl(.post, "/api/v1/reviews", body: risky)
+        #expect(created.json["level"] == "constitutional_council", "\(created.json["risk"])")
+        let id = try #require(created.json["id"].stringValue)
+        let a = try await h.signIn(roles: [.councilMember]).1
+        let b = try await h.signIn(roles: [.councilMember]).1
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        #expect(try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: reviewer).errorCode == "wrong_level")
+        let noPrinciple = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: a, body: #"{"decision": "approve", "reason": "ok"}"#)
+        #expect(noPrinciple.status == .badRequest)
+        let approve = #"{"decision": "approve", "reason": "documented and reversible by treasury", "principle": "human-oversight"}"#
+        let first = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: a, body: approve)
+        #expect(first.json["state"] == "pending")
+        #expect(first.json["approvals"] == [.string(try #require(first.json["votes"][0]["reviewer"].stringValue))])
+        let again = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: a, body: approve)
+        #expect(again.status == .conflict)
+        let second = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: b, body: approve)
+        #expect(second.json["state"] == "approved")
+        let late = try await h.hitl(.post, "/api/v1/reviews/\(id)/cancel")
+        #expect(late.status == .conflict, "a decided request stays decided")
+    }
+
+    @Test func theQueueListsOpenRequestsByUrgencyAndDeadline() async throws {
+        let h = try await Harness()
+        _ = try await h.hitl(.post, "/api/v1/reviews", body: Self.productionDeploy)
+        let urgent = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "restart"}, "urgency": "critical"}"#)
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        let queue = try await h.hitl(.get, "/api/v1/reviews", token: reviewer)
+        #expect(queue.json["count"] == 2)
+        #expect(queue.json["reviews"][0]["id"] == urgent.json["id"], "the emergency first")
+        let mine = try await h.hitl(.get, "/api/v1/reviews?assigned_to=me", token: reviewer)
+        #expect(mine.json["count"] == 0)
+        let emergencies = try await h.hitl(.get, "/api/v1/reviews?level=emergency_response&status=pending", token: reviewer)
+        #expect(emergencies.json["count"] == 1)
+    }
+
+    @Test func otherAgentsCannotSeeARequest() async throws {
+        let h = try await Harness()
+        let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.productionDeploy).json["id"].stringValue)
+        let other = try await h.auth.createAgent(name: "other", owner: "tests", by: nil)
+        let key = try await h.auth.createAPIKey(agentId: other.id, expiresAt: nil, by: nil).key
+        #expect(try await h.hitl(.get, "/api/v1/reviews/\(id)", token: key).status == .notFound)
+        #expect(try await h.hitl(.post, "/api/v1/reviews/\(id)/cancel", token: key).status == .forbidden)
+        #expect(try await h.hitl(.post, "/api/v1/reviews/\(id)/cancel").json["state"] == "cancelled")
+    }
+
+    @Test(arguments: [
+        ("/api/v1/reviews", #"{"action": "#, HTTPResponse.Status.badRequest),
+        ("/api/v1/reviews", #"{"action": {"type": "deploy"}, "urgency": "asap"}"#, .badRequest),
+        ("/api/v1/reviews", #"{"action": {"type": "deploy"}, "colour": 1}"#, .badRequest),
+        ("/api/v1/reviews", #"{"reason": 7, "content": "x"}"#, .badRequest),
+        ("/api/v1/reviews", #"{}"#, .badRequest),
+        ("/api/v1/oversight/request", #"[1]"#, .badRequest),
+    ])
+    func badRequestsAre4xxWithACode(path: String, body: String, status: HTTPResponse.Status) async throws {
+        let h = try await Harness()
+        let response = try await h.hitl(.post, path, body: body)
+        #expect(response.status == status, "\(response.json)")
+        #expect(response.errorCode != nil)
+    }
+
+    @Test func badDecisionsAndQueriesAre4xx() async throws {
+        let h = try await Harness()
+        let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["id"].stringValue)
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        for body in [#"{"decision": "maybe", "reason": "x"}"#, #"{"decision": "approve"}"#, #"{"decision": "approve", "reason": "  "}"#,
+            #"{"decision": "request_changes", "reason": "smaller"}"#, #"{"decision": "deny", "reason": "x", "extra": 1}"#]
+        {
+            let response = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: reviewer, body: body)
+            #expect(response.status == .badRequest, "\(body): \(response.json)")
+        }
+        #expect(try await h.hitl(.get, "/api/v1/reviews/\(id)?wait=61").status == .badRequest)
+        #expect(try await h.hitl(.get, "/api/v1/reviews/\(id)?colour=red").status == .badRequest)
+        #expect(try await h.hitl(.get, "/api/v1/reviews?level=board", token: reviewer).status == .badRequest)
+        #expect(try await h.hitl(.get, "/api/v1/reviews/rev_nope").status == .notFound)
+        #expect(try await h.hitl(.post, "/api/v1/reviews/rev_nope/claim", token: reviewer).status == .notFound)
+        #expect(try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: reviewer, body: #"{"x": 1}"#).status == .badRequest)
+    }
+}
+
+@Suite("Review deadlines")
+struct ReviewDeadlineTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+    }
+
+    @Test func deadlinesAreEnforcedAfterARestartAndEveryStepIsAudited() async throws {
+        let directory = try temporaryDirectory()
+        let clock = Clock()
+        let audit = InMemoryAuditRepository()
+        let log = try await AuditLogWriter.open(repository: audit)
+        let input = JudgedInput(action: ["type": "transfer"], context: ["amount": 20000, "irreversible": true])
+        var store = try await SQLiteReviewRepository.open(path: directory + "/acgs.sqlite")
+        let opened = try await ReviewDesk(repository: store, audit: log, now: { clock.now }).open(
+            ReviewDesk.Opening(requester: "agt_1", input: input, violations: [], constitutionalHash: "cdd01ef066bc6cf2"))
+        #expect(opened.level == .technicalReview)
+        try await store.close()
+
+        // The server was down past the deadline; a new one enforces it from the store.
+        clock.now = opened.deadline.addingTimeInterval(1)
+        store = try await SQLiteReviewRepository.open(path: directory + "/acgs.sqlite")
+        let desk = ReviewDesk(repository: store, audit: log, now: { clock.now })
+        #expect(try await desk.enforceDeadlines() == 1)
+        var current = try #require(try await store.find(id: opened.id)).request
+        #expect(current.state == .escalated && current.level == .policyManager)
+        clock.now = current.deadline
+        try await desk.enforceDeadlines()
+        clock.now = try #require(try await store.find(id: opened.id)).request.deadline
+        try await desk.enforceDeadlines()
+        current = try #require(try await store.find(id: opened.id)).request
+        #expect(current.state == .expired, "past the last level: denied by default")
+        #expect(try await desk.enforceDeadlines() == 0)
+        let steps = try await audit.entries(AuditEntryQuery(limit: 100, type: .review)).compactMap {
+            try? JSONValue.parse(AuditEntry(text: $0.text).event.payload)["state"].stringValue
+        }
+        #expect(steps == ["pending", "escalated", "escalated", "expired"])
+        try await store.close()
+    }
+
+    @Test func aStepThatCannotBeAuditedIsUndone() async throws {
+        let audit = InMemoryAuditRepository()
+        let store = InMemoryReviewRepository()
+        let desk = ReviewDesk(repository: store, audit: try await AuditLogWriter.open(repository: audit))
+        let input = JudgedInput(action: ["type": "transfer"], context: ["amount": 20000, "irreversible": true])
+        let opened = try await desk.open(ReviewDesk.Opening(requester: "agt_1", input: input, violations: [], constitutionalHash: "cdd01ef066bc6cf2"))
+        await audit.setFailing(true)
+        await #expect(throws: (any Error).self) {
+            try await desk.apply("claimed", to: opened.id, by: "usr_1") { r, at in
+                try r.claim(by: ReviewActor(id: "usr_1", roles: ["reviewer"]), policy: ReviewPolicy(), at: at)
+            }
+        }
+        #expect(try await store.find(id: opened.id)?.request.state == .pending, "no step stands without its audit entry")
+    }
+}
