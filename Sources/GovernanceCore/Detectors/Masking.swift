@@ -1,5 +1,15 @@
 /// Replaces personal data and secrets in text with their masked forms.
 public enum Masking {
+    /// The value with every string masked: what is stored and shown instead of the original.
+    public static func mask(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let s): .string(mask(s))
+        case .array(let items): .array(items.map(mask))
+        case .object(let fields): .object(fields.mapValues(mask))
+        default: value
+        }
+    }
+
     /// Returns text with every PII and secret span replaced by its masked form.
     /// Where a secret and PII overlap (a card number assigned to `password=`), the secret wins.
     /// Masking is idempotent: masked forms are not detected again.

@@ -1,5 +1,6 @@
 import GovernanceCore
 import Hummingbird
+import Logging
 
 /// An error answered to a client as JSON: `{"error": {"code", "message", ...details}}`.
 public struct APIError: Error, Sendable {
@@ -35,6 +36,21 @@ public struct APIError: Error, Sendable {
 
     static func unavailable(_ message: String, code: String = "unavailable") -> APIError {
         APIError(.serviceUnavailable, code: code, message: message)
+    }
+
+    /// Runs a store operation; an API error passes through, any other failure is logged by type only
+    /// and answered 503 with `code`: never a 500.
+    static func unavailableOnFailure<T>(
+        code: String, message: String, logger: Logger, _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            throw error
+        } catch {
+            logger.error("store unavailable", metadata: ["code": "\(code)", "error.type": "\(type(of: error))"])
+            throw APIError.unavailable(message, code: code)
+        }
     }
 }
 

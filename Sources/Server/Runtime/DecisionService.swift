@@ -125,7 +125,7 @@ struct DecisionService: Sendable {
         let violations = DecisionJSON.violations(evaluation.violations)
         return CachedEvaluation(
             evaluation: evaluation, inputDigest: Digest.sha256Hex(CanonicalJSON.encode(input.canonicalValue)),
-            maskedInput: CanonicalJSON.encode(masked(input.canonicalValue)),
+            maskedInput: CanonicalJSON.encode(Masking.mask(input.canonicalValue)),
             violationsJSON: violations, violationsText: CanonicalJSON.encode(violations), evaluationJSON: DecisionJSON.evaluationJSON(evaluation, violations: violations))
     }
 
@@ -196,16 +196,6 @@ struct DecisionService: Sendable {
         return AuditEvent(
             type: .decision, actor: agentId ?? "anonymous", constitutionalHash: constitution.hash,
             subjects: agentId.map { [id, $0] } ?? [id], canonicalPayload: payload, inputDigest: entry.inputDigest)
-    }
-
-    /// The input with every string masked: what is stored and shown instead of the original.
-    static func masked(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .string(let s): .string(Masking.mask(s))
-        case .array(let items): .array(items.map(masked))
-        case .object(let fields): .object(fields.mapValues(masked))
-        default: value
-        }
     }
 }
 

@@ -210,14 +210,8 @@ struct HITLController {
     }
 
     private func store<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as APIError {
-            throw error
-        } catch {
-            runtime.logger.error("review store or audit log unavailable", metadata: ["error.type": "\(type(of: error))"])
-            throw APIError.unavailable("the review store cannot be used now; retry later", code: "review_store_unavailable")
-        }
+        try await APIError.unavailableOnFailure(
+            code: "review_store_unavailable", message: "the review store cannot be used now; retry later", logger: runtime.logger, body)
     }
 
     static func principal(_ context: Context) throws -> Principal {

@@ -70,7 +70,7 @@ public actor ReviewDesk {
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
             id: "rev_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24), requester: opening.requester,
-            actingFor: opening.actingFor, action: Self.masked(opening.input.action), context: Self.masked(opening.input.context),
+            actingFor: opening.actingFor, action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         try await repository.insert(request)
@@ -200,14 +200,5 @@ public actor ReviewDesk {
             AuditEvent(
                 type: .review, actor: actor, constitutionalHash: r.constitutionalHash,
                 subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), payload: .object(payload)))
-    }
-
-    static func masked(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .string(let s): .string(Masking.mask(s))
-        case .array(let items): .array(items.map(masked))
-        case .object(let fields): .object(fields.mapValues(masked))
-        default: value
-        }
     }
 }

@@ -195,14 +195,8 @@ struct IntegrityController {
 
     /// Runs a store operation; a store that fails answers 503, never a 500.
     private func store<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as APIError {
-            throw error
-        } catch {
-            runtime.logger.error("audit store unavailable", metadata: ["error.type": "\(type(of: error))"])
-            throw APIError.unavailable("the audit log cannot be read or written now; retry later", code: "audit_log_unavailable")
-        }
+        try await APIError.unavailableOnFailure(
+            code: "audit_log_unavailable", message: "the audit log cannot be read or written now; retry later", logger: runtime.logger, body)
     }
 }
 
