@@ -81,6 +81,23 @@ struct HITLRouterTests {
         #expect(steps == ["opened", "claimed", "decision"])
     }
 
+    @Test func queueDepthLanesAndOutcomesAreMetrics() async throws {
+        let h = try await Harness()
+        _ = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read"}}"#)
+        let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["id"].stringValue)
+        _ = try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer)
+        var text = h.runtime.metrics.exposition()
+        #expect(text.contains(#"acgs_review_requests_total{lane="fast"} 1"#))
+        #expect(text.contains(#"acgs_review_requests_total{lane="queued"} 2"#))
+        #expect(text.contains("acgs_review_queue_depth 2"))
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        _ = try await h.hitl(.post, "/api/v1/reviews/\(id)/decision", token: reviewer, body: #"{"decision": "deny", "reason": "no change window"}"#)
+        text = h.runtime.metrics.exposition()
+        #expect(text.contains(#"acgs_review_outcomes_total{state="denied"} 1"#))
+        #expect(text.contains("acgs_review_queue_depth 1"))
+        #expect(text.contains("acgs_review_time_to_decision_seconds_count 1"))
+    }
+
     @Test func theRequesterNeverReviewsItsOwnRequest() async throws {
         let h = try await Harness()
         let (_, admin) = try await h.signIn(roles: [.admin])

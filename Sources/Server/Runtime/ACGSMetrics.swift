@@ -16,6 +16,10 @@ public final class ACGSMetrics: Sendable {
     private let decisionCounters: [Outcome: Counter]
     private let cacheHitRate: Gauge
     private let complianceRate: Gauge
+    private let reviewsOpened: [Bool: Counter]
+    private let reviewOutcomes = Mutex<[String: Counter]>([:])
+    private let reviewTimeToDecision: DurationHistogram
+    private let reviewQueueDepth: Gauge
     private let governed = Atomic<Int>(0)
     private let cacheHits = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
@@ -44,6 +48,44 @@ public final class ACGSMetrics: Sendable {
                 namespace: "acgs", metricName: "constitutional_compliance", unitName: "rate",
                 helpText: "Share of governed requests decided under the verified constitution and durably recorded"))
         complianceRate.set(to: 1)
+        var opened: [Bool: Counter] = [:]
+        for fastLane in [true, false] {
+            opened[fastLane] = registry.makeCounter(
+                descriptor: .init(namespace: "acgs", metricName: "review_requests", unitName: "total", helpText: "Review requests opened, by lane"),
+                labels: [("lane", fastLane ? "fast" : "queued")])
+        }
+        reviewsOpened = opened
+        reviewTimeToDecision = registry.makeDurationHistogram(
+            descriptor: .init(
+                namespace: "acgs", metricName: "review_time_to_decision", unitName: "seconds",
+                helpText: "From opening to the final state of a queued review request"),
+            buckets: [.seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(900), .seconds(1800), .seconds(3600), .seconds(7200)])
+        reviewQueueDepth = registry.makeGauge(
+            descriptor: .init(namespace: "acgs", metricName: "review_queue_depth", helpText: "Review requests waiting or in review"))
+    }
+
+    /// A review request was opened, in the fast lane (approved at once) or into the queue.
+    func recordReviewOpened(fastLane: Bool) {
+        reviewsOpened[fastLane]?.increment()
+    }
+
+    /// A queued review request reached its final state (`approved`, `denied`, `expired`, …).
+    func recordReviewFinished(state: String, after duration: Duration) {
+        let counter = reviewOutcomes.withLock { counters in
+            if let existing = counters[state] { return existing }
+            let made = registry.makeCounter(
+                descriptor: .init(
+                    namespace: "acgs", metricName: "review_outcomes", unitName: "total", helpText: "Queued review requests by final state (expired included)"),
+                labels: [("state", state)])
+            counters[state] = made
+            return made
+        }
+        counter.increment()
+        reviewTimeToDecision.record(duration)
+    }
+
+    func setReviewQueueDepth(_ depth: Int) {
+        reviewQueueDepth.set(to: Double(depth))
     }
 
     func recordRequest(service: ServiceName, route: String, status: Int, duration: Duration) {

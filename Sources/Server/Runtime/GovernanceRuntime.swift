@@ -37,7 +37,7 @@ public final class GovernanceRuntime: Sendable {
         self.active = active
         self.auditLog = treeHeads.log
         self.treeHeads = treeHeads
-        self.reviews = ReviewDesk(repository: reviews, policy: reviewPolicy, audit: treeHeads.log, logger: logger)
+        self.reviews = ReviewDesk(repository: reviews, policy: reviewPolicy, audit: treeHeads.log, metrics: metrics, logger: logger)
         self.auth = AuthService(
             repository: identities, tokens: tokens,
             events: authEvents ?? AuditAuthEventSink(log: treeHeads.log, constitutionalHash: { active.current.hash }), policy: authPolicy,

@@ -46,6 +46,8 @@ public protocol ReviewRepository: Sendable {
     func list(_ query: ReviewQuery) async throws -> [ReviewRequest]
     /// Undecided requests whose deadline has passed.
     func due(at now: Date, limit: Int) async throws -> [String]
+    /// How many requests are waiting or in review.
+    func openCount() async throws -> Int
     func ping() async throws
 }
 
@@ -83,6 +85,8 @@ public actor InMemoryReviewRepository: ReviewRepository {
     public func due(at now: Date, limit: Int) -> [String] {
         Array(stored.values.map(\.request).filter { !$0.state.isFinal && $0.deadline <= now }.sorted { $0.deadline < $1.deadline }.prefix(limit).map(\.id))
     }
+
+    public func openCount() -> Int { stored.values.filter { !$0.request.state.isFinal }.count }
 
     public func ping() {}
 }

@@ -101,6 +101,10 @@ public final class SQLiteReviewRepository: ReviewRepository {
         return rows.compactMap { $0.column("id")?.string }
     }
 
+    public func openCount() async throws -> Int {
+        try await connection.query("SELECT COUNT(*) AS n FROM reviews WHERE state IN ('pending', 'in_review', 'escalated')").first?.column("n")?.integer ?? 0
+    }
+
     public func ping() async throws {
         _ = try await connection.query("SELECT 1")
     }

@@ -17,6 +17,7 @@ public actor ReviewDesk {
     private let audit: AuditLogWriter
     private let decisions: any AuditRepository
     private let now: @Sendable () -> Date
+    private let metrics: ACGSMetrics
     private let logger: Logger
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
     /// A counter of changes, and the last change of each request: a waiter that read a request at
@@ -26,13 +27,14 @@ public actor ReviewDesk {
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
-        now: @escaping @Sendable () -> Date = Date.init, logger: Logger = Logger(label: "acgs.hitl")
+        now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(), logger: Logger = Logger(label: "acgs.hitl")
     ) {
         self.repository = repository
         self.policy = policy
         self.audit = audit
         self.decisions = audit.repository
         self.now = now
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -83,6 +85,8 @@ public actor ReviewDesk {
             _ = try? await repository.update(withdrawn, expectedVersion: 1)
             throw error
         }
+        metrics.recordReviewOpened(fastLane: request.fastLane)
+        await refreshQueueDepth()
         return request
     }
 
@@ -103,7 +107,16 @@ public actor ReviewDesk {
             throw error
         }
         wake(id)
+        if request.state.isFinal, !stored.request.state.isFinal {
+            let elapsed = request.updatedAt.timeIntervalSince(request.createdAt)
+            metrics.recordReviewFinished(state: request.state.rawValue, after: .milliseconds(Int64(max(0, elapsed) * 1000)))
+        }
+        await refreshQueueDepth()
         return request
+    }
+
+    private func refreshQueueDepth() async {
+        if let depth = try? await repository.openCount() { metrics.setReviewQueueDepth(depth) }
     }
 
     /// Escalates or expires every request past its deadline; returns how many changed.
