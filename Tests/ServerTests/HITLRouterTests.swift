@@ -81,6 +81,33 @@ struct HITLRouterTests {
         #expect(steps == ["opened", "claimed", "decision"])
     }
 
+    @Test func theAgentsEventStreamCarriesEachChangeOfItsOwnRequests() async throws {
+        let h = try await Harness()
+        let reviewer = try await h.signIn(roles: [.reviewer]).1
+        let other = try await h.auth.createAgent(name: "other", owner: "tests", by: nil)
+        let otherKey = try await h.auth.createAPIKey(agentId: other.id, expiresAt: nil, by: nil).key
+        let stream = try await h.test(service: .agentHITL) { client in
+            async let events = client.execute(uri: "/api/v1/reviews/events?max_events=2", method: .get, headers: h.headers())
+            try await Task.sleep(for: .milliseconds(300))
+            // Another agent's request is not in this stream.
+            _ = try await client.execute(uri: "/api/v1/reviews", method: .post, headers: h.headers(bearer: .some(otherKey)), body: ByteBuffer(json: Self.transfer))
+            let created = try await client.execute(uri: "/api/v1/reviews", method: .post, headers: h.headers(), body: ByteBuffer(json: Self.transfer))
+            let id = created.json["id"].stringValue ?? ""
+            _ = try await client.execute(
+                uri: "/api/v1/reviews/\(id)/decision", method: .post, headers: h.headers(bearer: .some(reviewer)),
+                body: ByteBuffer(json: #"{"decision": "deny", "reason": "no change window"}"#))
+            return try await events
+        }
+        #expect(stream.status == .ok)
+        #expect(stream.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+        let text = String(buffer: stream.body)
+        let states = text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap {
+            (try? JSONValue.parse(String($0.dropFirst(6))))?["state"].stringValue
+        }
+        #expect(states == ["pending", "denied"], "\(text)")
+        #expect(!text.contains(other.id))
+    }
+
     @Test func queueDepthLanesAndOutcomesAreMetrics() async throws {
         let h = try await Harness()
         _ = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read"}}"#)

@@ -20,6 +20,7 @@ struct HITLController {
         let agents = router.group("/api/v1").add(middleware: RequireRoles(.agent, .admin))
         agents.post("reviews", use: create)
         agents.post("oversight/request", use: oversightRequest)
+        agents.get("reviews/events", use: events)
         let reviewers = router.group("/api/v1/reviews").add(middleware: RequireRoles(Self.reviewerRoles))
         reviewers.get("", use: queue)
         reviewers.post(":id/claim", use: claim)
@@ -97,6 +98,50 @@ struct HITLController {
             if review.state.isFinal || remaining <= .zero { return JSONResponse.make(Self.json(review, policy: desk.policy)) }
             await desk.waitForChange(of: id, after: mark, timeout: remaining)
         }
+    }
+
+    /// Server-sent events: each change of the caller's own requests, as `event: review` with the
+    /// request as JSON; a comment every 15 s keeps proxies from closing a quiet stream.
+    /// `?max_events=N` closes the stream after N events (for scripts and tests).
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        var maxEvents: Int?
+        for (key, value) in request.uri.queryParameters {
+            guard key == "max_events", let n = Int(value), (1...10_000).contains(n) else {
+                throw APIError.badRequest("the only query parameter is max_events, an integer from 1 to 10000", code: "invalid_parameter")
+            }
+            maxEvents = n
+        }
+        let updates = await desk.subscribe(requester: principal.id)
+        let policy = desk.policy
+        let (frames, output) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
+        let forward = Task {
+            var sent = 0
+            for await review in updates {
+                output.yield("id: \(review.id)\nevent: review\ndata: \(CanonicalJSON.encode(Self.json(review, policy: policy)))\n\n")
+                sent += 1
+                if let maxEvents, sent >= maxEvents { break }
+            }
+            output.finish()
+        }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(15))
+                output.yield(": keep-alive\n\n")
+            }
+        }
+        output.onTermination = { _ in
+            forward.cancel()
+            heartbeat.cancel()
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                // The stream opens with a comment so that clients see it established at once.
+                try await writer.write(ByteBuffer(string: ": connected\n\n"))
+                for await frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+                try await writer.finish(nil)
+            })
     }
 
     @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {

@@ -24,6 +24,8 @@ public actor ReviewDesk {
     /// mark m is woken at once if the request changed after m.
     private var changes = 0
     private var lastChange: [String: Int] = [:]
+    /// Streams of each requester's requests (server-sent events).
+    private var subscribers: [String: [UUID: AsyncStream<ReviewRequest>.Continuation]] = [:]
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
@@ -86,6 +88,7 @@ public actor ReviewDesk {
             throw error
         }
         metrics.recordReviewOpened(fastLane: request.fastLane)
+        publish(request)
         await refreshQueueDepth()
         return request
     }
@@ -107,6 +110,7 @@ public actor ReviewDesk {
             throw error
         }
         wake(id)
+        publish(request)
         if request.state.isFinal, !stored.request.state.isFinal {
             let elapsed = request.updatedAt.timeIntervalSince(request.createdAt)
             metrics.recordReviewFinished(state: request.state.rawValue, after: .milliseconds(Int64(max(0, elapsed) * 1000)))
@@ -131,6 +135,24 @@ public actor ReviewDesk {
             if after.state != before { changed += 1 }
         }
         return changed
+    }
+
+    /// Every change of `requester`'s requests from now on, until the stream is dropped.
+    public func subscribe(requester: String) -> AsyncStream<ReviewRequest> {
+        let token = UUID()
+        let (stream, continuation) = AsyncStream.makeStream(of: ReviewRequest.self, bufferingPolicy: .bufferingNewest(256))
+        continuation.onTermination = { _ in Task { await self.unsubscribe(requester, token) } }
+        subscribers[requester, default: [:]][token] = continuation
+        return stream
+    }
+
+    private func unsubscribe(_ requester: String, _ token: UUID) {
+        subscribers[requester]?.removeValue(forKey: token)
+        if subscribers[requester]?.isEmpty == true { subscribers[requester] = nil }
+    }
+
+    private func publish(_ request: ReviewRequest) {
+        for continuation in (subscribers[request.requester] ?? [:]).values { continuation.yield(request) }
     }
 
     /// The current change mark; take it before reading a request that will be waited on.
