@@ -6,6 +6,7 @@ import Hummingbird
 import Identity
 import Logging
 import Server
+import ServiceLifecycle
 import Storage
 
 /// Measures what the budgets in DESIGN.md are about: in-process evaluation latency, and HTTP
@@ -161,15 +162,17 @@ struct Bench: AsyncParsableCommand {
         let bare = BareApplication.build(port: barePort, logger: logger)
         let full = buildApplication(service: .constitutionalAI, runtime: runtime, host: "127.0.0.1", port: validatePort, logger: logger)
         let authApp = buildApplication(service: .auth, runtime: runtime, host: "127.0.0.1", port: authPort, logger: logger)
+        let hitlPort = portBase + 4
+        let hitlApp = buildApplication(service: .agentHITL, runtime: runtime, host: "127.0.0.1", port: hitlPort, logger: logger)
 
         let body = CanonicalJSON.encode(BenchInputs.httpBody)
         let hash = runtime.activeHash
         let checkpointer = SQLiteCheckpointer(repository: store, logger: logger)
+        // Stopped gracefully at the end: cancelling servers with connections still open trips NIO's checks.
+        let services = ServiceGroup(
+            configuration: .init(services: [bare, full, authApp, hitlApp, checkpointer], gracefulShutdownSignals: [], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await bare.runService(gracefulShutdownSignals: []) }
-            group.addTask { try await full.runService(gracefulShutdownSignals: []) }
-            group.addTask { try await authApp.runService(gracefulShutdownSignals: []) }
-            group.addTask { try await checkpointer.run() }
+            group.addTask { try await services.run() }
             try await Task.sleep(for: .milliseconds(500))
             print("\nHTTP at \(connections) keep-alive connections, \(duration) s per endpoint after a 2 s warm-up (wrk -t2, loopback)")
             print(pad("endpoint", 44) + pad("req/s", 12) + pad("p50", 11) + pad("p90", 11) + "p99")
@@ -190,6 +193,15 @@ struct Bench: AsyncParsableCommand {
             let authRatio = (authResult.requestsPerSecond / bareResult.requestsPerSecond, authResult.p99 / bareResult.p99)
             print(String(format: "auth/bare throughput %.2f (target >= 0.50: %@), P99 ratio %.2f (target <= 1.50: %@)",
                 authRatio.0, authRatio.0 >= 0.5 ? "met" : "NOT met", authRatio.1, authRatio.1 <= 1.5 ? "met" : "NOT met"))
+            // A review request on the fast lane: scored, approved at once, stored and audited.
+            let fastLane = CanonicalJSON.encode(BenchInputs.fastLaneReview)
+            let reviewResult = try Wrk.run(
+                wrk, url: "http://127.0.0.1:\(hitlPort)/api/v1/reviews", body: fastLane, hash: hash, bearer: apiKey, connections: connections,
+                duration: duration)
+            print(reviewResult.row("POST /api/v1/reviews (fast lane)") + (reviewResult.errors > 0 ? "  (\(reviewResult.errors) non-2xx)" : ""))
+            let reviewRatio = reviewResult.p99 / bareResult.p99
+            print(String(format: "reviews: %.0f req/s (target >= 5000: %@), P99 ratio %.2f (target <= 1.50: %@)",
+                reviewResult.requestsPerSecond, reviewResult.requestsPerSecond >= 5000 ? "met" : "NOT met", reviewRatio, reviewRatio <= 1.5 ? "met" : "NOT met"))
             if compareMemoryStore {
                 let memoryLog = InMemoryAuditRepository()
                 let memoryHeads = try await TreeHeadSigner(
@@ -199,7 +211,9 @@ struct Bench: AsyncParsableCommand {
                     constitution: runtime.constitution, decisions: memoryLog, treeHeads: memoryHeads, identities: stores.identities,
                     tokens: runtime.auth.tokens, logger: logger)
                 let memoryApp = buildApplication(service: .constitutionalAI, runtime: memoryRuntime, host: "127.0.0.1", port: validatePort + 1, logger: logger)
-                group.addTask { try await memoryApp.runService(gracefulShutdownSignals: []) }
+                let memoryServices = ServiceGroup(configuration: .init(services: [memoryApp], gracefulShutdownSignals: [], logger: logger))
+                group.addTask { try await memoryServices.run() }
+                defer { Task { await memoryServices.triggerGracefulShutdown() } }
                 try await Task.sleep(for: .milliseconds(300))
                 let memoryResult = try Wrk.run(
                     wrk, url: "http://127.0.0.1:\(validatePort + 1)/api/v1/constitutional/validate", body: body, hash: hash,
@@ -212,7 +226,8 @@ struct Bench: AsyncParsableCommand {
                 throughputRatio, throughputRatio >= 0.5 ? "met" : "NOT met", latencyRatio, latencyRatio <= 1.5 ? "met" : "NOT met"))
             let stored = try await store.count()
             print("decisions durably recorded in the audit log during the run: \(stored); non-2xx responses: bare \(bareResult.errors), validate \(validateResult.errors)")
-            group.cancelAll()
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
         }
         await stores.close()
     }

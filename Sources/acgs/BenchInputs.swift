@@ -8,6 +8,12 @@ enum BenchInputs {
         "context": ["environment": "staging", "ticket": "OPS-1432"],
     ]
 
+    /// An agent's own request for oversight of a harmless action: the fast lane.
+    static let fastLaneReview: JSONValue = [
+        "action": ["type": "file_read", "tool": "cat", "arguments": ["path": "/var/log/app.log"]],
+        "context": ["environment": "staging"], "reason": "read today's application log",
+    ]
+
     /// A mix of ordinary and violating actions, of the shapes agents send.
     static let mixed: [JudgedInput] = [
         JudgedInput(action: ["type": "shell", "tool": "bash", "arguments": ["command": "ls -la /var/log"]], content: "list logs"),

@@ -57,6 +57,11 @@ final class ServerProcess: @unchecked Sendable {
     let log: String
 
     init(arguments: [String], environment: [String: String] = [:]) throws {
+        // A server left running on the guide's ports would answer for this one: refuse to start.
+        for port in [32768, 8016, 8002, 8008] {
+            let probe = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://localhost:\(port)/health"])
+            if probe.stdout != "000" { throw RunError(message: "port \(port) is already served (a server left running?); stop it first") }
+        }
         log = try temporaryDirectory() + "/serve.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: try acgsBinary())

@@ -15,11 +15,11 @@ func temporaryDirectory() throws -> String {
 func decisionEvent(_ id: String, outcome: Outcome = .allow, agent: String? = "agent-1") -> AuditEvent {
     AuditEvent(
         type: .decision, actor: agent ?? "anonymous", constitutionalHash: "cdd01ef066bc6cf2", subjects: [id] + (agent.map { [$0] } ?? []),
-        payload: [
+        canonicalPayload: CanonicalJSON.encode([
             "constitution_version": "1.0.0", "decision_id": .string(id),
             "evaluation": ["decision": .string(outcome.rawValue), "score": 0.5, "violations": []], "input": ["content": "x"],
-        ],
-        inputDigest: String(repeating: "a", count: 64))
+        ]),
+        inputDigest: String(repeating: "a", count: 64), outcome: outcome == .allow ? nil : outcome.rawValue)
 }
 
 @Suite("Decisions in the audit log")
@@ -49,6 +49,24 @@ struct DecisionRecordTests {
         let reopened = try await SQLiteAuditRepository.open(path: dir + "/d.sqlite")
         #expect(try await reopened.find(id: "d1") == d1, "decisions survive reopening")
         try await reopened.close()
+    }
+
+    @Test func anAgentsRecentDenialsAndEscalationsAreCounted() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sqlite = try await SQLiteAuditRepository.open(path: dir + "/d.sqlite")
+        for repo in [sqlite, InMemoryAuditRepository()] as [any AuditRepository] {
+            let writer = try await AuditLogWriter.open(repository: repo)
+            _ = try await writer.append([
+                decisionEvent("a1", outcome: .deny), decisionEvent("a2", outcome: .escalate), decisionEvent("a3", outcome: .deny),
+                decisionEvent("a4", outcome: .allow), decisionEvent("b1", outcome: .deny, agent: "agent-2"),
+            ])
+            let counts = try await repo.decisionCounts(actor: "agent-1", since: 0)
+            #expect(counts.denials == 2 && counts.escalations == 1)
+            let future = try await repo.decisionCounts(actor: "agent-1", since: Int64.max / 2)
+            #expect(future.denials == 0 && future.escalations == 0)
+        }
+        try await sqlite.close()
     }
 
     @Test func theSameLookupWorksInMemory() async throws {

@@ -18,6 +18,9 @@ public struct AuditEvent: Sendable, Equatable {
     public let payload: String
     /// SHA-256 of the unmasked input, so that a holder of the original can prove what was judged.
     public let inputDigest: String?
+    /// For a decision that denied or escalated, its outcome: stored beside the entry (not in it) so
+    /// that an agent's recent denials and escalations are counted from an index, not a scan.
+    public let outcome: String?
     /// The entry's canonical JSON around its index and timestamp, encoded here, in the caller's task,
     /// so that the log's serial commit only joins the pieces.
     let encodedPrefix: String
@@ -36,8 +39,9 @@ public struct AuditEvent: Sendable, Equatable {
     /// An event whose payload is already canonical JSON (the decision path encodes it once per input).
     public init(
         type: AuditEntryType, actor: String, constitutionalHash: String, subjects: [String] = [], canonicalPayload: String,
-        inputDigest: String? = nil
+        inputDigest: String? = nil, outcome: String? = nil
     ) {
+        self.outcome = outcome
         self.type = type
         self.actor = actor
         self.constitutionalHash = constitutionalHash

@@ -195,7 +195,8 @@ struct DecisionService: Sendable {
         payload += #","evaluation":{"# + entry.evaluationJSON + #"},"input":"# + entry.maskedInput + "}"
         return AuditEvent(
             type: .decision, actor: agentId ?? "anonymous", constitutionalHash: constitution.hash,
-            subjects: agentId.map { [id, $0] } ?? [id], canonicalPayload: payload, inputDigest: entry.inputDigest)
+            subjects: agentId.map { [id, $0] } ?? [id], canonicalPayload: payload, inputDigest: entry.inputDigest,
+            outcome: entry.evaluation.outcome == .allow ? nil : entry.evaluation.outcome.rawValue)
     }
 }
 

@@ -108,7 +108,7 @@ actor AuditTreeState {
                     entries.append(
                         StoredAuditEntry(
                             index: entry.index, timestampMilliseconds: milliseconds, type: event.type, actor: event.actor,
-                            subject: event.subjects.first, text: text))
+                            subject: event.subjects.first, outcome: event.outcome, text: text))
                     groupIndices.append(entry.index)
                 }
                 indices.append(groupIndices)

@@ -10,14 +10,17 @@ public struct StoredAuditEntry: Sendable, Equatable {
     public var actor: String
     /// The first of the entry's subjects (a decision's id), by which it is found.
     public var subject: String?
+    /// `deny` or `escalate` for such decisions (see `AuditEvent.outcome`).
+    public var outcome: String?
     public var text: String
     /// Level 0 of the stored tree; read only where it is asked for.
     public var leafHash: [UInt8]?
 
     public init(
-        index: Int, timestampMilliseconds: Int64, type: AuditEntryType, actor: String, subject: String? = nil, text: String,
-        leafHash: [UInt8]? = nil
+        index: Int, timestampMilliseconds: Int64, type: AuditEntryType, actor: String, subject: String? = nil, outcome: String? = nil,
+        text: String, leafHash: [UInt8]? = nil
     ) {
+        self.outcome = outcome
         self.index = index
         self.timestampMilliseconds = timestampMilliseconds
         self.type = type
@@ -82,6 +85,8 @@ public protocol AuditRepository: DecisionRepository {
     func latestHead() async throws -> SignedTreeHead?
     /// Every signed head, in the order they were signed.
     func heads() async throws -> [SignedTreeHead]
+    /// How many of `actor`'s decisions since `since` (milliseconds since 1970) denied and escalated.
+    func decisionCounts(actor: String, since: Int64) async throws -> (denials: Int, escalations: Int)
     /// Succeeds when the store can be used now.
     func ping() async throws
 }
@@ -161,6 +166,12 @@ public actor InMemoryAuditRepository: AuditRepository {
     public func heads() throws -> [SignedTreeHead] {
         try check()
         return storedHeads
+    }
+
+    public func decisionCounts(actor: String, since: Int64) throws -> (denials: Int, escalations: Int) {
+        try check()
+        let recent = stored.filter { $0.actor == actor && $0.timestampMilliseconds >= since }
+        return (recent.filter { $0.outcome == "deny" }.count, recent.filter { $0.outcome == "escalate" }.count)
     }
 
     public func find(id: String) throws -> DecisionRecord? {

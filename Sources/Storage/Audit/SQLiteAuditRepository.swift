@@ -33,6 +33,7 @@ public final class SQLiteAuditRepository: AuditRepository {
                     type TEXT NOT NULL,
                     actor TEXT NOT NULL,
                     subject TEXT,
+                    outcome TEXT,
                     entry TEXT NOT NULL,
                     leaf_hash BLOB NOT NULL,
                     completed BLOB NOT NULL
@@ -42,6 +43,8 @@ public final class SQLiteAuditRepository: AuditRepository {
                 "CREATE INDEX audit_entries_actor ON audit_entries (actor, idx)",
                 "CREATE INDEX audit_entries_time ON audit_entries (timestamp_ms)",
                 "CREATE INDEX audit_entries_subject ON audit_entries (subject)",
+                // Only denials and escalations: allows, the bulk of the log, cost this index nothing.
+                "CREATE INDEX audit_entries_outcome ON audit_entries (actor, outcome, timestamp_ms) WHERE outcome IS NOT NULL",
                 """
                 CREATE TABLE audit_heads (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,7 +60,7 @@ public final class SQLiteAuditRepository: AuditRepository {
         )
     ]
 
-    /// Rows per INSERT: eight binds each, well under SQLite's limit of 32,766 variables.
+    /// Rows per INSERT: nine binds each, well under SQLite's limit of 32,766 variables.
     static let rowsPerStatement = 2_000
 
     private init(writer: SQLiteConnection, reader: SQLiteConnection, writerThread: NIOThreadPool, path: String) {
@@ -112,19 +115,19 @@ public final class SQLiteAuditRepository: AuditRepository {
         for start in stride(from: 0, to: batch.entries.count, by: Self.rowsPerStatement) {
             let chunk = batch.entries[start..<min(start + Self.rowsPerStatement, batch.entries.count)]
             var binds: [SQLiteData] = []
-            binds.reserveCapacity(chunk.count * 8)
+            binds.reserveCapacity(chunk.count * 9)
             for e in chunk {
                 guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
                 binds += [
                     .integer(e.index), .integer(Int(e.timestampMilliseconds)), .text(e.type.rawValue), .text(e.actor),
-                    e.subject.map { .text($0) } ?? .null, .text(e.text), .blob(ByteBuffer(bytes: leaf)),
+                    e.subject.map { .text($0) } ?? .null, e.outcome.map { .text($0) } ?? .null, .text(e.text), .blob(ByteBuffer(bytes: leaf)),
                     .blob(ByteBuffer(bytes: completed[e.index] ?? [])),
                 ]
             }
             statements.append(
                 (
-                    "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, entry, leaf_hash, completed) VALUES "
-                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), binds
+                    "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, outcome, entry, leaf_hash, completed) VALUES "
+                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), binds
                 ))
         }
         do {
@@ -231,6 +234,21 @@ public final class SQLiteAuditRepository: AuditRepository {
     }
 
     // MARK: decisions
+
+    public func decisionCounts(actor: String, since: Int64) async throws -> (denials: Int, escalations: Int) {
+        let rows = try await reader.query(
+            "SELECT outcome, COUNT(*) AS n FROM audit_entries WHERE actor = ? AND outcome IS NOT NULL AND timestamp_ms >= ? GROUP BY outcome",
+            [.text(actor), .integer(Int(since))])
+        var counts = (denials: 0, escalations: 0)
+        for row in rows {
+            switch row.column("outcome")?.string {
+            case "deny": counts.denials = row.column("n")?.integer ?? 0
+            case "escalate": counts.escalations = row.column("n")?.integer ?? 0
+            default: break
+            }
+        }
+        return counts
+    }
 
     public func find(id: String) async throws -> DecisionRecord? {
         let rows = try await reader.query(

@@ -15,7 +15,7 @@ public actor ReviewDesk {
     public nonisolated let repository: any ReviewRepository
     public nonisolated let policy: ReviewPolicy
     private let audit: AuditLogWriter
-    private let decisions: any AuditRepository
+    private let log: any AuditRepository
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
     private let logger: Logger
@@ -34,7 +34,7 @@ public actor ReviewDesk {
         self.repository = repository
         self.policy = policy
         self.audit = audit
-        self.decisions = audit.repository
+        self.log = audit.repository
         self.now = now
         self.metrics = metrics
         self.logger = logger
@@ -69,7 +69,9 @@ public actor ReviewDesk {
     /// Opens a request: scored, routed (approved at once below the fast-lane threshold), stored and audited.
     public func open(_ opening: Opening) async throws -> ReviewRequest {
         let at = now()
-        let history = try await recentHistory(of: opening.requester, since: at.addingTimeInterval(-24 * 3600), excluding: opening.decisionId)
+        // The agent's last 24 hours, less the escalation this request is about (already in the log).
+        var history = try await log.decisionCounts(actor: opening.requester, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
+        if opening.decisionId != nil { history.escalations = max(0, history.escalations - 1) }
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
@@ -89,7 +91,7 @@ public actor ReviewDesk {
         }
         metrics.recordReviewOpened(fastLane: request.fastLane)
         publish(request)
-        await refreshQueueDepth()
+        if !request.fastLane { await refreshQueueDepth() }
         return request
     }
 
@@ -194,23 +196,6 @@ public actor ReviewDesk {
         if lastChange.count > 100_000 { lastChange = [:] }  // bounded; a waiter then at worst waits its timeout
         lastChange[id] = changes
         for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
-    }
-
-    /// The agent's denials and escalations in the audit log since `since`, other than the decision
-    /// the request is about.
-    private func recentHistory(of agent: String, since: Date, excluding decisionId: String?) async throws -> (denials: Int, escalations: Int) {
-        let entries = try await decisions.entries(
-            AuditEntryQuery(limit: 1_000, type: .decision, actor: agent, since: AuditClock.milliseconds(since)))
-        var denials = 0
-        var escalations = 0
-        for entry in entries where entry.subject != decisionId || decisionId == nil {
-            switch DecisionRecord(entry: entry)?.outcome {
-            case .deny?: denials += 1
-            case .escalate?: escalations += 1
-            default: break
-            }
-        }
-        return (denials, escalations)
     }
 
     private func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
