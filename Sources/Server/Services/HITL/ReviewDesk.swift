@@ -79,15 +79,23 @@ public actor ReviewDesk {
             actingFor: opening.actingFor, action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
-        try await repository.insert(request)
-        do {
-            try await record("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])
-        } catch {
-            // No request stands without its entry: withdraw it (nobody has seen it yet).
-            var withdrawn = request
-            try? withdrawn.cancel(by: ReviewActor(id: request.requester, roles: []), at: at)
-            _ = try? await repository.update(withdrawn, expectedVersion: 1)
-            throw error
+        // The request and its entry are written at the same time (two group commits, one wait); if
+        // either fails, the other is undone, so neither stands alone.
+        let repository = repository
+        async let stored = Self.outcome { try await repository.insert(request) }
+        async let audited = Self.outcome { try await self.record("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)]) }
+        let (storeError, auditError) = await (stored, audited)
+        if let auditError {
+            if storeError == nil {
+                var withdrawn = request
+                try? withdrawn.cancel(by: ReviewActor(id: request.requester, roles: []), at: at)
+                _ = try? await repository.update(withdrawn, expectedVersion: 1)
+            }
+            throw auditError
+        }
+        if let storeError {
+            try? await record("withdrawn", request, actor: "system", extra: ["reason": "the request could not be stored"])
+            throw storeError
         }
         metrics.recordReviewOpened(fastLane: request.fastLane)
         publish(request)
@@ -196,6 +204,16 @@ public actor ReviewDesk {
         if lastChange.count > 100_000 { lastChange = [:] }  // bounded; a waiter then at worst waits its timeout
         lastChange[id] = changes
         for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
+    }
+
+    /// The error `body` throws, or nil.
+    private static func outcome(_ body: () async throws -> Void) async -> (any Error)? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return error
+        }
     }
 
     private func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
