@@ -87,7 +87,7 @@ struct HITLRouterTests {
         let other = try await h.auth.createAgent(name: "other", owner: "tests", by: nil)
         let otherKey = try await h.auth.createAPIKey(agentId: other.id, expiresAt: nil, by: nil).key
         let stream = try await h.test(service: .agentHITL) { client in
-            async let events = client.execute(uri: "/api/v1/reviews/events?max_events=2", method: .get, headers: h.headers())
+            async let events = client.execute(uri: "/api/v1/reviews/events?max_events=3", method: .get, headers: h.headers())
             try await Task.sleep(for: .milliseconds(300))
             // Another agent's request is not in this stream.
             _ = try await client.execute(uri: "/api/v1/reviews", method: .post, headers: h.headers(bearer: .some(otherKey)), body: ByteBuffer(json: Self.transfer))
@@ -101,10 +101,10 @@ struct HITLRouterTests {
         #expect(stream.status == .ok)
         #expect(stream.headers[.contentType]?.hasPrefix("text/event-stream") == true)
         let text = String(buffer: stream.body)
-        let states = text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap {
-            (try? JSONValue.parse(String($0.dropFirst(6))))?["state"].stringValue
-        }
-        #expect(states == ["pending", "denied"], "\(text)")
+        let events = text.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }
+        // Opened, assigned to the only reviewer, denied.
+        #expect(events.map { $0["state"].stringValue ?? "" } == ["pending", "pending", "denied"], "\(text)")
+        #expect(events.count == 3 && events[0]["assignee"] == .null && events[1]["assignee"] != .null)
         #expect(!text.contains(other.id))
     }
 
@@ -171,6 +171,29 @@ struct HITLRouterTests {
         #expect(mine.json["count"] == 0)
         let emergencies = try await h.hitl(.get, "/api/v1/reviews?level=emergency_response&status=pending", token: reviewer)
         #expect(emergencies.json["count"] == 1)
+    }
+
+    @Test func requestsAreAssignedToTheLeastLoadedReviewerOfTheLevel() async throws {
+        let h = try await Harness()
+        let (first, firstToken) = try await h.signIn(roles: [.reviewer])
+        let (second, secondToken) = try await h.signIn(roles: [.reviewer])
+        _ = try await h.signIn(roles: [.councilMember])  // not a technical reviewer
+        var assignees: [String] = []
+        for _ in 0..<4 {
+            assignees.append(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["assignee"].stringValue ?? "none")
+        }
+        #expect(assignees.filter { $0 == first.id }.count == 2 && assignees.filter { $0 == second.id }.count == 2, "\(assignees)")
+        let mine = try await h.hitl(.get, "/api/v1/reviews?assigned_to=me", token: firstToken)
+        #expect(mine.json["count"] == 2)
+        // An assignment is a suggestion until claimed: the other reviewer may take it over.
+        let id = try #require(mine.json["reviews"][0]["id"].stringValue)
+        let taken = try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: secondToken)
+        #expect(taken.json["state"] == "in_review" && taken.json["assignee"] == .string(second.id))
+        #expect(try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: firstToken).status == .conflict, "a claim is a lock")
+        let steps = try await h.audit.entries(AuditEntryQuery(limit: 1_000, type: .review)).compactMap {
+            try? JSONValue.parse(AuditEntry(text: $0.text).event.payload)["event"].stringValue
+        }
+        #expect(steps.filter { $0 == "assigned" }.count == 4)
     }
 
     @Test func otherAgentsCannotSeeARequest() async throws {

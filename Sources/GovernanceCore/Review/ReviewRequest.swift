@@ -166,14 +166,27 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
     /// Distinct reviewers who approved at the current level.
     public var approvals: Set<String> { Set(votes.filter { $0.level == level && $0.verdict == .approve }.map(\.reviewer)) }
 
-    /// A reviewer takes the request: nobody else decides it while they hold it.
+    /// Routes a waiting request to a reviewer of its level (the least loaded one, chosen by the
+    /// service); the request stays in the queue until that reviewer claims it.
+    public mutating func assign(to reviewer: ReviewActor, policy: ReviewPolicy, at now: Date) throws(ReviewError) {
+        try checkReviewer(reviewer, policy: policy)
+        guard state == .pending || state == .escalated else { throw .illegalTransition(from: state, to: state) }
+        if let assignee, assignee != reviewer.id { throw .claimedByAnother(assignee) }
+        assignee = reviewer.id
+        updatedAt = now
+    }
+
+    /// A reviewer takes the request: nobody else decides it while they hold it. An assignment is only
+    /// a suggestion until claimed: another reviewer of the level may take a request assigned to
+    /// someone who has not started on it.
     public mutating func claim(by reviewer: ReviewActor, policy: ReviewPolicy, at now: Date) throws(ReviewError) {
         try checkReviewer(reviewer, policy: policy)
-        if let assignee, assignee != reviewer.id { throw .claimedByAnother(assignee) }
+        if state == .inReview, let assignee, assignee != reviewer.id { throw .claimedByAnother(assignee) }
         if state == .inReview { return }
         try move(to: .inReview, at: now)
         assignee = reviewer.id
     }
+
 
     /// The reviewer gives the request back to the queue.
     public mutating func release(by reviewer: ReviewActor, at now: Date) throws(ReviewError) {
@@ -187,7 +200,7 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
     /// an approval decides once the level's quorum of distinct reviewers has approved.
     public mutating func decide(_ vote: ReviewVote, by reviewer: ReviewActor, policy: ReviewPolicy, at now: Date) throws(ReviewError) {
         try checkReviewer(reviewer, policy: policy)
-        if let assignee, assignee != reviewer.id { throw .claimedByAnother(assignee) }
+        if state == .inReview, let assignee, assignee != reviewer.id { throw .claimedByAnother(assignee) }
         guard !vote.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .reasonRequired }
         guard !votes.contains(where: { $0.level == level && $0.reviewer == reviewer.id }) else { throw .alreadyVoted }
         var vote = vote

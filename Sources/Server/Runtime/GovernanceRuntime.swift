@@ -37,7 +37,14 @@ public final class GovernanceRuntime: Sendable {
         self.active = active
         self.auditLog = treeHeads.log
         self.treeHeads = treeHeads
-        self.reviews = ReviewDesk(repository: reviews, policy: reviewPolicy, audit: treeHeads.log, metrics: metrics, logger: logger)
+        self.reviews = ReviewDesk(
+            repository: reviews, policy: reviewPolicy, audit: treeHeads.log,
+            reviewers: { roles in
+                try await identities.listUsers()
+                    .filter { $0.status == .active && !Set($0.roles.map(\.rawValue)).isDisjoint(with: roles) }
+                    .map { ReviewActor(id: $0.id, roles: Set($0.roles.map(\.rawValue))) }
+            },
+            metrics: metrics, logger: logger)
         self.auth = AuthService(
             repository: identities, tokens: tokens,
             events: authEvents ?? AuditAuthEventSink(log: treeHeads.log, constitutionalHash: { active.current.hash }), policy: authPolicy,

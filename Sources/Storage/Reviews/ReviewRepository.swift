@@ -48,6 +48,8 @@ public protocol ReviewRepository: Sendable {
     func due(at now: Date, limit: Int) async throws -> [String]
     /// How many requests are waiting or in review.
     func openCount() async throws -> Int
+    /// How many undecided requests each reviewer holds or is assigned.
+    func openCountsByAssignee() async throws -> [String: Int]
     func ping() async throws
 }
 
@@ -87,6 +89,12 @@ public actor InMemoryReviewRepository: ReviewRepository {
     }
 
     public func openCount() -> Int { stored.values.filter { !$0.request.state.isFinal }.count }
+
+    public func openCountsByAssignee() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for r in stored.values.map(\.request) where !r.state.isFinal { if let a = r.assignee { counts[a, default: 0] += 1 } }
+        return counts
+    }
 
     public func ping() {}
 }

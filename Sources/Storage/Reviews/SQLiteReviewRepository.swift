@@ -118,6 +118,14 @@ public final class SQLiteReviewRepository: ReviewRepository {
         try await connection.query("SELECT COUNT(*) AS n FROM reviews WHERE state IN ('pending', 'in_review', 'escalated')").first?.column("n")?.integer ?? 0
     }
 
+    public func openCountsByAssignee() async throws -> [String: Int] {
+        let rows = try await connection.query(
+            "SELECT assignee, COUNT(*) AS n FROM reviews WHERE state IN ('pending', 'in_review', 'escalated') AND assignee IS NOT NULL GROUP BY assignee")
+        var counts: [String: Int] = [:]
+        for row in rows { if let a = row.column("assignee")?.string { counts[a] = row.column("n")?.integer ?? 0 } }
+        return counts
+    }
+
     public func ping() async throws {
         _ = try await connection.query("SELECT 1")
     }

@@ -16,6 +16,9 @@ public actor ReviewDesk {
     public nonisolated let policy: ReviewPolicy
     private let audit: AuditLogWriter
     private let log: any AuditRepository
+    /// The active people holding any of the given roles, with their roles: candidates for assignment.
+    public typealias ReviewerDirectory = @Sendable (Set<String>) async throws -> [ReviewActor]
+    private let reviewers: ReviewerDirectory?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
     private let logger: Logger
@@ -29,8 +32,10 @@ public actor ReviewDesk {
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
-        now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(), logger: Logger = Logger(label: "acgs.hitl")
+        reviewers: ReviewerDirectory? = nil, now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(),
+        logger: Logger = Logger(label: "acgs.hitl")
     ) {
+        self.reviewers = reviewers
         self.repository = repository
         self.policy = policy
         self.audit = audit
@@ -99,8 +104,9 @@ public actor ReviewDesk {
         }
         metrics.recordReviewOpened(fastLane: request.fastLane)
         publish(request)
-        if !request.fastLane { await refreshQueueDepth() }
-        return request
+        if request.fastLane { return request }
+        await refreshQueueDepth()
+        return await assignLeastLoaded(request)
     }
 
     /// Applies a step to a request: stores it, audits it (undoing it if the entry cannot be written),
@@ -129,6 +135,24 @@ public actor ReviewDesk {
         return request
     }
 
+    /// Assigns a waiting request to the active reviewer of its level with the fewest open requests
+    /// (never the requester or anyone acting for it). Best effort: without a candidate, or if the
+    /// step cannot be recorded, the request simply waits unassigned in the queue.
+    private func assignLeastLoaded(_ request: ReviewRequest) async -> ReviewRequest {
+        guard let reviewers, request.assignee == nil else { return request }
+        do {
+            let candidates = try await reviewers(policy.policy(for: request.level).reviewerRoles)
+                .filter { $0.id != request.requester && !request.actingFor.contains($0.id) }
+            guard !candidates.isEmpty else { return request }
+            let load = try await repository.openCountsByAssignee()
+            let chosen = candidates.min { (load[$0.id] ?? 0, $0.id) < (load[$1.id] ?? 0, $1.id) }!
+            return try await apply("assigned", to: request.id, by: "system") { r, at in try r.assign(to: chosen, policy: self.policy, at: at) }
+        } catch {
+            logger.warning("could not assign a review request", metadata: ["review_id": "\(request.id)", "error.type": "\(type(of: error))"])
+            return request
+        }
+    }
+
     private func refreshQueueDepth() async {
         if let depth = try? await repository.openCount() { metrics.setReviewQueueDepth(depth) }
     }
@@ -142,7 +166,10 @@ public actor ReviewDesk {
             let after = try await apply("deadline", to: id, by: "system") { request, at in
                 request.enforceDeadline(policy: policy, at: at)
             }
-            if after.state != before { changed += 1 }
+            if after.state != before {
+                changed += 1
+                if after.state == .escalated { _ = await assignLeastLoaded(after) }
+            }
         }
         return changed
     }
