@@ -21,11 +21,13 @@ public enum ACGSServer {
         public var identities: SQLiteIdentityRepository
         public var audit: SQLiteAuditRepository
         public var reviews: SQLiteReviewRepository
+        public var webhooks: SQLiteWebhookRepository
 
         public func close() async {
             try? await identities.close()
             try? await audit.close()
             try? await reviews.close()
+            try? await webhooks.close()
         }
     }
 
@@ -40,10 +42,17 @@ public enum ACGSServer {
         let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
         let audit: SQLiteAuditRepository
         let reviews: SQLiteReviewRepository
+        let webhooks: SQLiteWebhookRepository
         do {
             audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
             do {
                 reviews = try await SQLiteReviewRepository.open(path: database, logger: logger)
+                do {
+                    webhooks = try await SQLiteWebhookRepository.open(path: database, logger: logger)
+                } catch {
+                    try? await reviews.close()
+                    throw error
+                }
             } catch {
                 try? await audit.close()
                 throw error
@@ -52,7 +61,7 @@ public enum ACGSServer {
             try? await identities.close()
             throw error
         }
-        let stores = Stores(identities: identities, audit: audit, reviews: reviews)
+        let stores = Stores(identities: identities, audit: audit, reviews: reviews, webhooks: webhooks)
         do {
             let policy = AuthPolicy()
             let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
@@ -69,6 +78,7 @@ public enum ACGSServer {
             try await treeHeads.checkStoreAgainstLatestHead()
             let runtime = GovernanceRuntime(
                 constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, reviews: reviews,
+                webhooks: WebhookDispatcher(repository: webhooks, logger: logger),
                 authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
                 metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
             return (runtime, stores)

@@ -24,7 +24,7 @@ extension Harness {
 struct HITLRouterTests {
     static let productionDeploy = #"{"action": {"type": "deploy", "tool": "kubectl"}, "context": {"environment": "production"}}"#
     /// No rule matches, but a large irreversible transfer is worth a technical review (risk 0.475).
-    static let transfer = #"{"action": {"type": "transfer", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}}"#
+    static let transfer: String = #"{"action": {"type": "transfer", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}}"#
 
     @Test func anEscalatedDecisionOpensAReviewTheAgentCanFollow() async throws {
         let h = try await Harness()

@@ -68,6 +68,7 @@ struct Harness {
 
     /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
     init(authEventsToAuditLog: Bool = false) async throws {
+        let webhooks = WebhookDispatcher(repository: InMemoryWebhookRepository(), backoff: [.milliseconds(50), .milliseconds(100)], timeout: 2)
         let audit = InMemoryAuditRepository()
         self.audit = audit
         let identities = InMemoryIdentityRepository()
@@ -81,7 +82,7 @@ struct Harness {
             log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: try temporaryDirectory()),
             constitutionalHash: { constitution.hash })
         self.runtime = GovernanceRuntime(
-            constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
+            constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, webhooks: webhooks,
             authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
         agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
         agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key

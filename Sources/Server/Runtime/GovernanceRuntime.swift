@@ -28,6 +28,7 @@ public final class GovernanceRuntime: Sendable {
     public init(
         constitution: CompiledConstitution, decisions: any DecisionRepository, treeHeads: TreeHeadSigner, identities: any IdentityRepository,
         tokens: TokenService, reviews: any ReviewRepository = InMemoryReviewRepository(), reviewPolicy: ReviewPolicy = ReviewPolicy(),
+        webhooks: WebhookDispatcher = WebhookDispatcher(repository: InMemoryWebhookRepository()),
         authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
         cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
         logger: Logger = Logger(label: "acgs")
@@ -44,7 +45,7 @@ public final class GovernanceRuntime: Sendable {
                     .filter { $0.status == .active && !Set($0.roles.map(\.rawValue)).isDisjoint(with: roles) }
                     .map { ReviewActor(id: $0.id, roles: Set($0.roles.map(\.rawValue))) }
             },
-            metrics: metrics, logger: logger)
+            webhooks: webhooks, metrics: metrics, logger: logger)
         self.auth = AuthService(
             repository: identities, tokens: tokens,
             events: authEvents ?? AuditAuthEventSink(log: treeHeads.log, constitutionalHash: { active.current.hash }), policy: authPolicy,

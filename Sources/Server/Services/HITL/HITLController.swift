@@ -21,6 +21,10 @@ struct HITLController {
         agents.post("reviews", use: create)
         agents.post("oversight/request", use: oversightRequest)
         agents.get("reviews/events", use: events)
+        agents.post("webhooks", use: createWebhook)
+        agents.get("webhooks", use: listWebhooks)
+        agents.delete("webhooks/:id", use: deleteWebhook)
+        agents.get("webhooks/:id/deliveries", use: deliveries)
         let reviewers = router.group("/api/v1/reviews").add(middleware: RequireRoles(Self.reviewerRoles))
         reviewers.get("", use: queue)
         reviewers.post(":id/claim", use: claim)
@@ -150,6 +154,89 @@ struct HITLController {
         let id = try context.parameters.require("id")
         let review = try await step("cancelled", id, principal) { r, at in try r.cancel(by: Self.actor(principal), at: at) }
         return JSONResponse.make(Self.json(review, policy: desk.policy))
+    }
+
+    // MARK: webhooks
+
+    /// `{url, secret, agent_id}`: an agent registers for its own requests; an admin for one agent's
+    /// (`agent_id`) or every agent's. The secret is generated when not given, and shown only here.
+    @Sendable func createWebhook(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        let body = try JSONFields(try await request.jsonBody(limit: 8 * 1024), path: "", allowed: ["url", "secret", "agent_id"])
+        let url = try body.string("url", required: true) ?? ""
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+            throw APIError.badRequest("field 'url': an absolute http or https URL is expected", code: "invalid_request")
+        }
+        let secret = try body.string("secret") ?? Credentials.random(32)
+        guard secret.utf8.count >= 16 else { throw APIError.badRequest("field 'secret': at least 16 characters", code: "invalid_request") }
+        var agentId: String? = principal.id
+        if principal.roles.contains(.admin) {
+            agentId = try body.string("agent_id")
+        } else if let asked = try body.string("agent_id"), asked != principal.id {
+            throw APIError(.forbidden, code: "forbidden", message: "an agent registers webhooks for its own requests only")
+        }
+        let hook = WebhookRecord(
+            id: "whk_" + Credentials.random(20), agentId: agentId, url: url, secret: secret, createdBy: principal.id, createdAt: Date())
+        guard let webhooks = desk.webhooks else { throw APIError.unavailable("webhooks are not configured", code: "webhooks_unavailable") }
+        try await store { try await webhooks.repository.insert(hook) }
+        try await store {
+            _ = try await runtime.auditLog.append(
+                AuditEvent(
+                    type: .review, actor: principal.id, constitutionalHash: runtime.activeHash, subjects: [hook.id] + (agentId.map { [$0] } ?? []),
+                    payload: ["event": "webhook_registered", "url": .string(Masking.mask(url)), "agent_id": agentId.map(JSONValue.string) ?? .null]))
+        }
+        var json = Self.json(hook)
+        if case .object(var fields) = json {
+            fields["secret"] = .string(secret)
+            json = .object(fields)
+        }
+        return JSONResponse.make(json, status: .created)
+    }
+
+    @Sendable func listWebhooks(_ request: Request, context: Context) async throws -> Response {
+        let principal = try Self.principal(context)
+        guard let webhooks = desk.webhooks else { return JSONResponse.make(["webhooks": []]) }
+        let hooks = try await store { try await webhooks.repository.list(agentId: principal.roles.contains(.admin) ? nil : principal.id) }
+        return JSONResponse.make(["webhooks": .array(hooks.map(Self.json))])
+    }
+
+    @Sendable func deleteWebhook(_ request: Request, context: Context) async throws -> Response {
+        let hook = try await ownedWebhook(context)
+        _ = try await store { try await desk.webhooks?.repository.delete(id: hook.id) }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func deliveries(_ request: Request, context: Context) async throws -> Response {
+        let hook = try await ownedWebhook(context)
+        let log = try await store { try await desk.webhooks?.repository.deliveries(webhookId: hook.id, limit: 200) ?? [] }
+        return JSONResponse.make([
+            "deliveries": .array(
+                log.map { d in
+                    [
+                        "id": .string(d.id), "review_id": .string(d.reviewId), "state": .string(d.state), "attempt": .number(Double(d.attempt)),
+                        "status": d.status.map { .number(Double($0)) } ?? .null, "error": d.error.map(JSONValue.string) ?? .null,
+                        "succeeded": .bool(d.succeeded), "at": .string(AuditClock.format(d.at)),
+                    ]
+                })
+        ])
+    }
+
+    /// The webhook named in the path, if the caller may manage it (its agent, or an admin).
+    private func ownedWebhook(_ context: Context) async throws -> WebhookRecord {
+        let principal = try Self.principal(context)
+        let id = try context.parameters.require("id")
+        let hook = try await store { try await desk.webhooks?.repository.find(id: id) }
+        guard let hook, principal.roles.contains(.admin) || hook.agentId == principal.id else {
+            throw APIError(.notFound, code: "not_found", message: "no webhook \(id)")
+        }
+        return hook
+    }
+
+    static func json(_ hook: WebhookRecord) -> JSONValue {
+        [
+            "id": .string(hook.id), "url": .string(hook.url), "agent_id": hook.agentId.map(JSONValue.string) ?? .null,
+            "created_by": .string(hook.createdBy), "created_at": .string(AuditClock.format(hook.createdAt)),
+        ]
     }
 
     // MARK: the reviewers' side

@@ -19,6 +19,7 @@ public actor ReviewDesk {
     /// The active people holding any of the given roles, with their roles: candidates for assignment.
     public typealias ReviewerDirectory = @Sendable (Set<String>) async throws -> [ReviewActor]
     private let reviewers: ReviewerDirectory?
+    public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
     private let logger: Logger
@@ -32,10 +33,11 @@ public actor ReviewDesk {
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
-        reviewers: ReviewerDirectory? = nil, now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(),
+        reviewers: ReviewerDirectory? = nil, webhooks: WebhookDispatcher? = nil, now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(),
         logger: Logger = Logger(label: "acgs.hitl")
     ) {
         self.reviewers = reviewers
+        self.webhooks = webhooks
         self.repository = repository
         self.policy = policy
         self.audit = audit
@@ -189,7 +191,13 @@ public actor ReviewDesk {
     }
 
     private func publish(_ request: ReviewRequest) {
-        for continuation in (subscribers[request.requester] ?? [:]).values { continuation.yield(request) }
+        let subscribed = subscribers[request.requester] ?? [:]
+        guard !subscribed.isEmpty || webhooks != nil else { return }
+        for continuation in subscribed.values { continuation.yield(request) }
+        if let webhooks {
+            let json = HITLController.json(request, policy: policy)
+            Task { await webhooks.notify(request, json: json) }
+        }
     }
 
     /// The current change mark; take it before reading a request that will be waited on.

@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+import GovernanceCore
+import Logging
+import Storage
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Delivers each state change of a review request to the webhooks that receive its agent's requests,
+/// as JSON signed with HMAC-SHA256 over `"<timestamp>.<body>"` (headers `X-ACGS-Timestamp` and
+/// `X-ACGS-Signature: sha256=<hex>`), so that a receiver can check the sender and reject replays.
+/// A failed delivery is retried with backoff; every attempt goes into the delivery log. Each webhook
+/// receives its changes in order, one at a time.
+public actor WebhookDispatcher {
+    public nonisolated let repository: any WebhookRepository
+    private let backoff: [Duration]
+    private let timeout: TimeInterval
+    private let logger: Logger
+    private let session: URLSession
+    private var queues: [String: AsyncStream<Job>.Continuation] = [:]
+
+    struct Job: Sendable {
+        var webhook: WebhookRecord
+        var reviewId: String
+        var state: String
+        var body: String
+    }
+
+    /// `backoff` is the wait before each retry: five attempts by default, over about half a minute.
+    public init(
+        repository: any WebhookRepository, backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(5), .seconds(15)], timeout: TimeInterval = 5,
+        logger: Logger = Logger(label: "acgs.webhooks")
+    ) {
+        self.repository = repository
+        self.backoff = backoff
+        self.timeout = timeout
+        self.logger = logger
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        self.session = URLSession(configuration: configuration)
+    }
+
+    /// Queues the change for every webhook that receives the request's agent.
+    public func notify(_ request: ReviewRequest, json: JSONValue) async {
+        let receivers: [WebhookRecord]
+        do {
+            receivers = try await repository.receivers(of: request.requester)
+        } catch {
+            logger.error("webhook store unavailable; a change was not delivered", metadata: ["review_id": "\(request.id)"])
+            return
+        }
+        let body = CanonicalJSON.encode(["event": "review.updated", "review": json])
+        for hook in receivers {
+            queue(for: hook).yield(Job(webhook: hook, reviewId: request.id, state: request.state.rawValue, body: body))
+        }
+    }
+
+    private func queue(for hook: WebhookRecord) -> AsyncStream<Job>.Continuation {
+        if let existing = queues[hook.id] { return existing }
+        let (stream, continuation) = AsyncStream.makeStream(of: Job.self)
+        queues[hook.id] = continuation
+        Task { for await job in stream { await self.deliver(job) } }
+        return continuation
+    }
+
+    private func deliver(_ job: Job) async {
+        let delivery = "dlv_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        for attempt in 1...(backoff.count + 1) {
+            let (status, failure) = await send(job, delivery: String(delivery))
+            let record = WebhookDelivery(
+                id: String(delivery), webhookId: job.webhook.id, reviewId: job.reviewId, state: job.state, attempt: attempt, status: status,
+                error: failure, at: Date())
+            try? await repository.log(record)
+            if record.succeeded { return }
+            guard attempt <= backoff.count else { break }
+            try? await Task.sleep(for: backoff[attempt - 1])
+        }
+        logger.warning("webhook delivery abandoned after retries", metadata: ["webhook_id": "\(job.webhook.id)", "review_id": "\(job.reviewId)"])
+    }
+
+    private func send(_ job: Job, delivery: String) async -> (Int?, String?) {
+        guard let url = URL(string: job.webhook.url) else { return (nil, "invalid URL") }
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = "POST"
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(timestamp, forHTTPHeaderField: "X-ACGS-Timestamp")
+        request.setValue(Self.signature(secret: job.webhook.secret, timestamp: timestamp, body: job.body), forHTTPHeaderField: "X-ACGS-Signature")
+        request.setValue(delivery, forHTTPHeaderField: "X-ACGS-Delivery")
+        request.httpBody = Data(job.body.utf8)
+        do {
+            let (_, response) = try await session.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode, nil)
+        } catch {
+            return (nil, "\(type(of: error))")
+        }
+    }
+
+    /// `sha256=` and the hex HMAC-SHA256 of `"<timestamp>.<body>"` under the webhook's secret.
+    public static func signature(secret: String, timestamp: String, body: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + "." + body).utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+}

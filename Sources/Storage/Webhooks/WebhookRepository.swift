@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import SQLiteNIO
+
+/// A URL that receives the state changes of review requests, signed with its secret.
+public struct WebhookRecord: Sendable, Equatable {
+    public var id: String
+    /// Whose requests it receives: one agent's, or every agent's (nil; admins only).
+    public var agentId: String?
+    public var url: String
+    /// The HMAC-SHA256 key. Kept, not hashed: every delivery is signed with it.
+    public var secret: String
+    public var createdBy: String
+    public var createdAt: Date
+
+    public init(id: String, agentId: String?, url: String, secret: String, createdBy: String, createdAt: Date) {
+        self.id = id
+        self.agentId = agentId
+        self.url = url
+        self.secret = secret
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+}
+
+/// One attempt to deliver one state change to one webhook.
+public struct WebhookDelivery: Sendable, Equatable {
+    public var id: String
+    public var webhookId: String
+    public var reviewId: String
+    public var state: String
+    public var attempt: Int
+    /// The receiver's HTTP status, or nil when no answer came.
+    public var status: Int?
+    public var error: String?
+    public var at: Date
+
+    public init(id: String, webhookId: String, reviewId: String, state: String, attempt: Int, status: Int?, error: String?, at: Date) {
+        self.id = id
+        self.webhookId = webhookId
+        self.reviewId = reviewId
+        self.state = state
+        self.attempt = attempt
+        self.status = status
+        self.error = error
+        self.at = at
+    }
+
+    public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// Where webhooks and their delivery log are kept.
+public protocol WebhookRepository: Sendable {
+    func insert(_ webhook: WebhookRecord) async throws
+    func delete(id: String) async throws -> Bool
+    func find(id: String) async throws -> WebhookRecord?
+    /// The webhooks of `agentId`, or every webhook when nil.
+    func list(agentId: String?) async throws -> [WebhookRecord]
+    /// The webhooks that receive `agentId`'s requests: its own and the ones for every agent.
+    func receivers(of agentId: String) async throws -> [WebhookRecord]
+    func log(_ delivery: WebhookDelivery) async throws
+    /// A webhook's delivery attempts, most recent first.
+    func deliveries(webhookId: String, limit: Int) async throws -> [WebhookDelivery]
+}
+
+public actor InMemoryWebhookRepository: WebhookRepository {
+    private var hooks: [String: WebhookRecord] = [:]
+    private var attempts: [WebhookDelivery] = []
+
+    public init() {}
+
+    public func insert(_ webhook: WebhookRecord) { hooks[webhook.id] = webhook }
+    public func delete(id: String) -> Bool { hooks.removeValue(forKey: id) != nil }
+    public func find(id: String) -> WebhookRecord? { hooks[id] }
+
+    public func list(agentId: String?) -> [WebhookRecord] {
+        hooks.values.filter { agentId == nil || $0.agentId == agentId }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func receivers(of agentId: String) -> [WebhookRecord] {
+        hooks.values.filter { $0.agentId == nil || $0.agentId == agentId }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func log(_ delivery: WebhookDelivery) { attempts.append(delivery) }
+
+    public func deliveries(webhookId: String, limit: Int) -> [WebhookDelivery] {
+        Array(attempts.filter { $0.webhookId == webhookId }.reversed().prefix(limit))
+    }
+}
+
+public final class SQLiteWebhookRepository: WebhookRepository {
+    let connection: SQLiteConnection
+
+    static let migrations: [SQLiteDatabase.Migration] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE webhooks (
+                    id TEXT PRIMARY KEY, agent_id TEXT, url TEXT NOT NULL, secret TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL
+                )
+                """,
+                "CREATE INDEX webhooks_agent ON webhooks (agent_id)",
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT NOT NULL, webhook_id TEXT NOT NULL, review_id TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    status INTEGER, error TEXT, at REAL NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, at)",
+            ]
+        )
+    ]
+
+    private init(connection: SQLiteConnection) { self.connection = connection }
+
+    public static func open(path: String, logger: Logger = Logger(label: "acgs.webhooks")) async throws -> SQLiteWebhookRepository {
+        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+            try await SQLiteDatabase.migrate(connection, table: "webhook_schema_migrations", migrations)
+        }
+        return SQLiteWebhookRepository(connection: connection)
+    }
+
+    public func close() async throws { try await connection.close() }
+
+    public func insert(_ w: WebhookRecord) async throws {
+        _ = try await connection.query(
+            "INSERT INTO webhooks (id, agent_id, url, secret, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [.text(w.id), w.agentId.map { .text($0) } ?? .null, .text(w.url), .text(w.secret), .text(w.createdBy), .float(w.createdAt.timeIntervalSince1970)])
+    }
+
+    public func delete(id: String) async throws -> Bool {
+        !(try await connection.query("DELETE FROM webhooks WHERE id = ? RETURNING id", [.text(id)])).isEmpty
+    }
+
+    public func find(id: String) async throws -> WebhookRecord? {
+        try await connection.query("SELECT * FROM webhooks WHERE id = ?", [.text(id)]).first.flatMap(Self.webhook)
+    }
+
+    public func list(agentId: String?) async throws -> [WebhookRecord] {
+        if let agentId {
+            return try await connection.query("SELECT * FROM webhooks WHERE agent_id = ? ORDER BY created_at", [.text(agentId)]).compactMap(Self.webhook)
+        }
+        return try await connection.query("SELECT * FROM webhooks ORDER BY created_at").compactMap(Self.webhook)
+    }
+
+    public func receivers(of agentId: String) async throws -> [WebhookRecord] {
+        try await connection.query("SELECT * FROM webhooks WHERE agent_id = ? OR agent_id IS NULL ORDER BY created_at", [.text(agentId)])
+            .compactMap(Self.webhook)
+    }
+
+    public func log(_ d: WebhookDelivery) async throws {
+        _ = try await connection.query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, review_id, state, attempt, status, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                .text(d.id), .text(d.webhookId), .text(d.reviewId), .text(d.state), .integer(d.attempt), d.status.map { .integer($0) } ?? .null,
+                d.error.map { .text($0) } ?? .null, .float(d.at.timeIntervalSince1970),
+            ])
+    }
+
+    public func deliveries(webhookId: String, limit: Int) async throws -> [WebhookDelivery] {
+        try await connection.query(
+            "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY at DESC LIMIT ?", [.text(webhookId), .integer(limit)]
+        ).compactMap { row in
+            guard let id = row.column("id")?.string, let hook = row.column("webhook_id")?.string, let review = row.column("review_id")?.string,
+                let state = row.column("state")?.string, let attempt = row.column("attempt")?.integer, let at = row.column("at")?.double
+            else { return nil }
+            return WebhookDelivery(
+                id: id, webhookId: hook, reviewId: review, state: state, attempt: attempt, status: row.column("status")?.integer,
+                error: row.column("error")?.string, at: Date(timeIntervalSince1970: at))
+        }
+    }
+
+    private static func webhook(_ row: SQLiteRow) -> WebhookRecord? {
+        guard let id = row.column("id")?.string, let url = row.column("url")?.string, let secret = row.column("secret")?.string,
+            let by = row.column("created_by")?.string, let at = row.column("created_at")?.double
+        else { return nil }
+        return WebhookRecord(
+            id: id, agentId: row.column("agent_id")?.string, url: url, secret: secret, createdBy: by, createdAt: Date(timeIntervalSince1970: at))
+    }
+}

@@ -1,0 +1,94 @@
+import Crypto
+import Foundation
+import GovernanceCore
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ServiceLifecycle
+import Storage
+import Testing
+
+@testable import Server
+
+/// A receiver on loopback: records what it is sent; answers 500 to the first delivery, then 200.
+actor Receiver {
+    var received: [(headers: HTTPFields, body: String)] = []
+    func record(_ headers: HTTPFields, _ body: String) -> Bool {
+        received.append((headers, body))
+        return received.count > 1
+    }
+}
+
+@Suite("Webhooks")
+struct WebhookTests {
+    @Test func changesAreSignedRetriedAndLogged() async throws {
+        let h = try await Harness()
+        let receiver = Receiver()
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 20))
+            return await receiver.record(request.headers, body) ? .ok : .internalServerError
+        }
+        let port = Int.random(in: 19_600..<19_900)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+        let running = Task { try await services.run() }
+        defer { Task { await services.triggerGracefulShutdown() } }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let secret = "a shared secret of the agent's team"
+        let created = try await h.hitl(.post, "/api/v1/webhooks", body: #"{"url": "http://127.0.0.1:\#(port)/hook", "secret": "\#(secret)"}"#)
+        #expect(created.status == .created)
+        #expect(created.json["secret"] == .string(secret), "shown once, at creation")
+        let hookId = try #require(created.json["id"].stringValue)
+        #expect(try await h.hitl(.get, "/api/v1/webhooks").json["webhooks"][0]["secret"] == .null, "never shown again")
+
+        let review = try await h.hitl(.post, "/api/v1/reviews", body: HITLRouterTests.transfer)
+        let reviewId = try #require(review.json["id"].stringValue)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await receiver.received.count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let received = await receiver.received
+        #expect(received.count == 2, "a failed delivery is retried")
+        let (headers, body) = try #require(received.last)
+        let timestamp = try #require(headers[HTTPField.Name("X-ACGS-Timestamp")!])
+        #expect(headers[HTTPField.Name("X-ACGS-Signature")!] == WebhookDispatcher.signature(secret: secret, timestamp: timestamp, body: body))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + "." + body).utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        #expect(headers[HTTPField.Name("X-ACGS-Signature")!] == "sha256=" + mac.map { String(format: "%02x", $0) }.joined())
+        let json = try JSONValue.parse(body)
+        #expect(json["event"] == "review.updated")
+        #expect(json["review"]["id"] == .string(reviewId))
+        #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 60, "timestamped, so replays can be refused")
+
+        let log = try await h.hitl(.get, "/api/v1/webhooks/\(hookId)/deliveries")
+        let attempts = log.json["deliveries"].arrayValue ?? []
+        #expect(attempts.count == 2)
+        #expect(attempts.contains { $0["status"] == 500 && $0["attempt"] == 1 })
+        #expect(attempts.contains { $0["status"] == 200 && $0["attempt"] == 2 && $0["succeeded"] == true })
+
+        // Another agent's requests do not reach this webhook, nor may it manage it.
+        let other = try await h.auth.createAgent(name: "other", owner: "tests", by: nil)
+        let otherKey = try await h.auth.createAPIKey(agentId: other.id, expiresAt: nil, by: nil).key
+        _ = try await h.hitl(.post, "/api/v1/reviews", token: otherKey, body: HITLRouterTests.transfer)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await receiver.received.count == 2)
+        #expect(try await h.hitl(.delete, "/api/v1/webhooks/\(hookId)", token: otherKey).status == .notFound)
+        #expect(try await h.hitl(.delete, "/api/v1/webhooks/\(hookId)").status == .noContent)
+        running.cancel()
+    }
+
+    @Test(arguments: [
+        #"{"url": "ftp://example.com/hook"}"#, #"{"url": "not a url"}"#, #"{"url": "https://example.com/h", "secret": "short"}"#,
+        #"{"url": "https://example.com/h", "colour": 1}"#, #"{}"#,
+    ])
+    func badRegistrationsAre400(body: String) async throws {
+        let h = try await Harness()
+        let response = try await h.hitl(.post, "/api/v1/webhooks", body: body)
+        #expect(response.status == .badRequest, "\(response.json)")
+    }
+
+    @Test func anAgentRegistersOnlyForItself() async throws {
+        let h = try await Harness()
+        let response = try await h.hitl(.post, "/api/v1/webhooks", body: #"{"url": "https://example.com/h", "agent_id": "agt_someone_else"}"#)
+        #expect(response.status == .forbidden)
+    }
+}
