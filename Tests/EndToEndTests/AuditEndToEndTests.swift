@@ -10,7 +10,7 @@ import FoundationNetworking
 enum HTTP {
     static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 10
+        configuration.timeoutIntervalForRequest = 90
         configuration.httpMaximumConnectionsPerHost = 32
         return URLSession(configuration: configuration)
     }()

@@ -33,6 +33,7 @@ struct HITLController {
         let involved = router.group("/api/v1/reviews").add(middleware: RequireRoles(Role.allCases))
         involved.get(":id", use: show)
         involved.post(":id/cancel", use: cancel)
+        ReviewConsole(runtime: runtime).addRoutes(to: router)
     }
 
     // MARK: the agent's side
