@@ -36,6 +36,25 @@ struct ReviewRepositoryTests {
         }
     }
 
+    @Test func theStoredDocumentReadsBackAsTheSameRequest() throws {
+        var r = ReviewRequest(
+            id: "rev_doc", requester: "agt_1", actingFor: ["usr_b", "usr_a"], action: ["type": "deploy", "arguments": ["replicas": 3]],
+            context: ["environment": "production", "note": "quote \" and \\ and \u{1}"], reason: "ship it", urgency: .high,
+            risk: RiskAssessment(factors: [RiskFactor(name: "rule", weight: 0.85, detail: "r1 (critical, escalate)")]), decisionId: "dec_1",
+            constitutionalHash: "cdd01ef066bc6cf2", policy: ReviewPolicy(), at: Date(timeIntervalSince1970: 1_800_000_000.123))
+        let a = ReviewActor(id: "usr_c", roles: ["council_member"])
+        try r.decide(
+            ReviewVote(reviewer: "", verdict: .approve, reason: "ok", principle: "oversight", level: .technicalReview, at: Self.t0), by: a,
+            policy: ReviewPolicy(), at: Date(timeIntervalSince1970: 1_800_000_100.456))
+        var changes = Self.request("rev_changes", risk: 0.4)
+        try changes.decide(
+            ReviewVote(reviewer: "", verdict: .requestChanges, reason: "smaller", changedArguments: ["replicas": 1], level: .technicalReview, at: Self.t0),
+            by: ReviewActor(id: "usr_r", roles: ["reviewer"]), policy: ReviewPolicy(), at: Self.t0)
+        for request in [r, changes, Self.request("rev_plain", risk: 0.1)] {
+            #expect(try SQLiteReviewRepository.decode(SQLiteReviewRepository.encode(request)) == request)
+        }
+    }
+
     @Test func theQueueComesInOrderAndFilters() async throws {
         for (name, store, close) in try await stores() {
             try await store.insert(Self.request("rev_low", risk: 0.35))
