@@ -11,6 +11,8 @@ public struct RiskFactor: Sendable, Equatable, Codable {
         self.weight = weight
         self.detail = detail
     }
+
+    public var json: JSONValue { ["name": .string(name), "weight": .number(weight), "detail": .string(detail)] }
 }
 
 /// What the risk of a request is computed from.

@@ -148,7 +148,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
             "action": r.action, "context": r.context, "urgency": .string(r.urgency.rawValue),
             "risk": [
                 "score": .number(r.risk.score),
-                "factors": .array(r.risk.factors.map { ["name": .string($0.name), "weight": .number($0.weight), "detail": .string($0.detail)] }),
+                "factors": .array(r.risk.factors.map(\.json)),
             ],
             "constitutional_hash": .string(r.constitutionalHash), "created_at": ms(r.createdAt), "updated_at": ms(r.updatedAt),
             "state": .string(r.state.rawValue), "level": .string(r.level.rawValue), "deadline": ms(r.deadline),

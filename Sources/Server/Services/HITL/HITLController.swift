@@ -389,7 +389,7 @@ struct HITLController {
             "decision_id": r.decisionId.map(JSONValue.string) ?? .null, "constitutional_hash": .string(r.constitutionalHash),
             "risk": [
                 "score": .number(r.risk.score),
-                "factors": .array(r.risk.factors.map { ["name": .string($0.name), "weight": .number($0.weight), "detail": .string($0.detail)] }),
+                "factors": .array(r.risk.factors.map(\.json)),
             ],
             "fast_lane": .bool(r.fastLane), "created_at": .string(AuditClock.format(r.createdAt)), "updated_at": .string(AuditClock.format(r.updatedAt)),
             "deadline": .string(AuditClock.format(r.deadline)), "assignee": r.assignee.map(JSONValue.string) ?? .null,

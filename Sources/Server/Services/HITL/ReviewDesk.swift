@@ -258,7 +258,7 @@ public actor ReviewDesk {
             "assignee": r.assignee.map(JSONValue.string) ?? .null,
         ]
         if step == "opened" {
-            payload["risk_factors"] = .array(r.risk.factors.map { ["name": .string($0.name), "weight": .number($0.weight), "detail": .string($0.detail)] })
+            payload["risk_factors"] = .array(r.risk.factors.map(\.json))
             payload["urgency"] = .string(r.urgency.rawValue)
             payload["action"] = r.action
         }
