@@ -135,6 +135,18 @@ struct HITLRouterTests {
         #expect(try await h.hitl(.get, "/api/v1/reviews", token: h.agentKey).status == .forbidden, "agents do not see the queue")
     }
 
+    @Test func theAgentsOwnerActsForItAndCannotReviewItsRequests() async throws {
+        let h = try await Harness()
+        let (owner, ownerToken) = try await h.signIn(roles: [.reviewer], username: "rita")
+        let agent = try await h.auth.createAgent(name: "ritas-bot", owner: "rita", by: nil)
+        let key = try await h.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
+        let created = try await h.hitl(.post, "/api/v1/reviews", token: key, body: Self.transfer)
+        #expect(created.json["assignee"] == .null, "never assigned to the owner")
+        let id = try #require(created.json["id"].stringValue)
+        let claimed = try await h.hitl(.post, "/api/v1/reviews/\(id)/claim", token: ownerToken)
+        #expect(claimed.status == .forbidden && claimed.errorCode == "own_request", "\(owner.id)")
+    }
+
     @Test func theCouncilDecidesByAQuorumOfDistinctMembers() async throws {
         let h = try await Harness()
         let risky = #"{"action": {"type": "payment", "tool": "bank"}, "context": {"environment": "production", "amount": 500000, "irreversible": true, "destination": "external"}}"#

@@ -45,6 +45,13 @@ public final class GovernanceRuntime: Sendable {
                     .filter { $0.status == .active && !Set($0.roles.map(\.rawValue)).isDisjoint(with: roles) }
                     .map { ReviewActor(id: $0.id, roles: Set($0.roles.map(\.rawValue))) }
             },
+            delegates: { agentId in
+                // An agent's owner acts for it when the owner names a user, by id or by username.
+                guard let owner = try await identities.agent(id: agentId)?.owner else { return [] }
+                if let user = try await identities.user(id: owner) { return [user.id] }
+                if let user = try await identities.user(username: owner) { return [user.id] }
+                return []
+            },
             webhooks: webhooks, metrics: metrics, logger: logger)
         self.auth = AuthService(
             repository: identities, tokens: tokens,

@@ -19,6 +19,12 @@ public actor ReviewDesk {
     /// The active people holding any of the given roles, with their roles: candidates for assignment.
     public typealias ReviewerDirectory = @Sendable (Set<String>) async throws -> [ReviewActor]
     private let reviewers: ReviewerDirectory?
+    /// The people who act for an agent (its owner, when the owner names a user): they may not review
+    /// its requests either.
+    public typealias Delegates = @Sendable (String) async throws -> Set<String>
+    private let delegates: Delegates?
+    /// Delegates looked up in the last minute, by agent: the fast lane opens thousands a second.
+    private var delegateCache: [String: (ids: Set<String>, until: Date)] = [:]
     public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
@@ -33,10 +39,11 @@ public actor ReviewDesk {
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
-        reviewers: ReviewerDirectory? = nil, webhooks: WebhookDispatcher? = nil, now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(),
+        reviewers: ReviewerDirectory? = nil, delegates: Delegates? = nil, webhooks: WebhookDispatcher? = nil, now: @escaping @Sendable () -> Date = Date.init, metrics: ACGSMetrics = ACGSMetrics(),
         logger: Logger = Logger(label: "acgs.hitl")
     ) {
         self.reviewers = reviewers
+        self.delegates = delegates
         self.webhooks = webhooks
         self.repository = repository
         self.policy = policy
@@ -83,7 +90,7 @@ public actor ReviewDesk {
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
             id: "rev_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24), requester: opening.requester,
-            actingFor: opening.actingFor, action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
+            actingFor: opening.actingFor.union(try await delegates(of: opening.requester, at: at)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         // The request and its entry are written at the same time (two group commits, one wait); if
@@ -135,6 +142,15 @@ public actor ReviewDesk {
         }
         await refreshQueueDepth()
         return request
+    }
+
+    private func delegates(of agent: String, at now: Date) async throws -> Set<String> {
+        guard let delegates else { return [] }
+        if let cached = delegateCache[agent], cached.until > now { return cached.ids }
+        let ids = try await delegates(agent)
+        if delegateCache.count > 10_000 { delegateCache = [:] }
+        delegateCache[agent] = (ids, now.addingTimeInterval(60))
+        return ids
     }
 
     /// Assigns a waiting request to the active reviewer of its level with the fewest open requests
