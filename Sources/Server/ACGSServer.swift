@@ -95,6 +95,8 @@ public enum ACGSServer {
         onFirstAdmin: @Sendable (String, String) -> Void = { _, _ in }
     ) async throws {
         let (runtime, stores) = try await makeRuntime(configuration, logger: logger)
+        // Webhook deliveries left in the outbox when the server last stopped go out now.
+        try await runtime.reviews.webhooks?.resume()
         // The start and the constitution in force are the first entries of every run.
         _ = try await runtime.auditLog.append([
             AuditEvent(

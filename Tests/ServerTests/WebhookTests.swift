@@ -76,6 +76,46 @@ struct WebhookTests {
         running.cancel()
     }
 
+    @Test func undeliveredChangesSurviveARestart() async throws {
+        let store = InMemoryWebhookRepository()
+        let port = Int.random(in: 19_900..<20_200)
+        let hook = WebhookRecord(
+            id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1", createdAt: Date())
+        try await store.insert(hook)
+        let request = ReviewRequest(
+            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
+            risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
+            policy: ReviewPolicy(), at: Date())
+        // Nothing listens yet: the first attempt fails, and the next is a minute away when the server stops.
+        let before = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1)
+        await before.notify(request, json: ["id": "rev_1"])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await store.outbox().map(\.attempts) == [1])
+
+        let receiver = Receiver()
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            _ = await receiver.record(request.headers, String(buffer: try await request.body.collect(upTo: 1 << 20)))
+            return .ok
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+        let running = Task { try await services.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        // The restarted server takes the outbox up again.
+        let after = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1)
+        try await after.resume()
+        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline + .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await store.outbox().isEmpty)
+        #expect(await receiver.received.count == 1)
+        let log = try await store.deliveries(webhookId: "whk_1", limit: 10)
+        #expect(log.map(\.attempt).sorted() == [1, 2])
+        #expect(log.contains { $0.attempt == 2 && $0.succeeded })
+        await services.triggerGracefulShutdown()
+        running.cancel()
+    }
+
     @Test(arguments: [
         #"{"url": "ftp://example.com/hook"}"#, #"{"url": "not a url"}"#, #"{"url": "https://example.com/h", "secret": "short"}"#,
         #"{"url": "https://example.com/h", "colour": 1}"#, #"{}"#,

@@ -49,8 +49,38 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
 }
 
-/// Where webhooks and their delivery log are kept.
+/// A change waiting to be delivered: kept until delivered or given up, so that a restart loses none.
+public struct WebhookOutboxItem: Sendable, Equatable {
+    public var id: String
+    public var webhookId: String
+    public var reviewId: String
+    public var state: String
+    public var body: String
+    /// Attempts made so far.
+    public var attempts: Int
+    public var createdAt: Date
+
+    public init(id: String, webhookId: String, reviewId: String, state: String, body: String, attempts: Int = 0, createdAt: Date) {
+        self.id = id
+        self.webhookId = webhookId
+        self.reviewId = reviewId
+        self.state = state
+        self.body = body
+        self.attempts = attempts
+        self.createdAt = createdAt
+    }
+}
+
+/// Where webhooks, their outbox and their delivery log are kept.
 public protocol WebhookRepository: Sendable {
+    /// Adds changes to the outbox.
+    func enqueue(_ items: [WebhookOutboxItem]) async throws
+    /// Records an attempt on an item still to deliver.
+    func attempted(_ id: String, attempts: Int) async throws
+    /// Removes a delivered or abandoned item.
+    func dequeue(_ id: String) async throws
+    /// The outbox, oldest first.
+    func outbox() async throws -> [WebhookOutboxItem]
     func insert(_ webhook: WebhookRecord) async throws
     func delete(id: String) async throws -> Bool
     func find(id: String) async throws -> WebhookRecord?
@@ -66,8 +96,18 @@ public protocol WebhookRepository: Sendable {
 public actor InMemoryWebhookRepository: WebhookRepository {
     private var hooks: [String: WebhookRecord] = [:]
     private var attempts: [WebhookDelivery] = []
+    private var pending: [WebhookOutboxItem] = []
 
     public init() {}
+
+    public func enqueue(_ items: [WebhookOutboxItem]) { pending += items }
+
+    public func attempted(_ id: String, attempts: Int) {
+        if let i = pending.firstIndex(where: { $0.id == id }) { pending[i].attempts = attempts }
+    }
+
+    public func dequeue(_ id: String) { pending.removeAll { $0.id == id } }
+    public func outbox() -> [WebhookOutboxItem] { pending }
 
     public func insert(_ webhook: WebhookRecord) { hooks[webhook.id] = webhook }
     public func delete(id: String) -> Bool { hooks.removeValue(forKey: id) != nil }
@@ -109,7 +149,18 @@ public final class SQLiteWebhookRepository: WebhookRepository {
                 """,
                 "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, at)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                """
+                CREATE TABLE webhook_outbox (
+                    id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL, review_id TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,
+                    attempts INTEGER NOT NULL, created_at REAL NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     private init(connection: SQLiteConnection) { self.connection = connection }
@@ -122,6 +173,39 @@ public final class SQLiteWebhookRepository: WebhookRepository {
     }
 
     public func close() async throws { try await connection.close() }
+
+    public func enqueue(_ items: [WebhookOutboxItem]) async throws {
+        guard !items.isEmpty else { return }
+        var binds: [SQLiteData] = []
+        for i in items {
+            binds += [
+                .text(i.id), .text(i.webhookId), .text(i.reviewId), .text(i.state), .text(i.body), .integer(i.attempts),
+                .float(i.createdAt.timeIntervalSince1970),
+            ]
+        }
+        _ = try await connection.query(
+            "INSERT INTO webhook_outbox (id, webhook_id, review_id, state, body, attempts, created_at) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: items.count).joined(separator: ", "), binds)
+    }
+
+    public func attempted(_ id: String, attempts: Int) async throws {
+        _ = try await connection.query("UPDATE webhook_outbox SET attempts = ? WHERE id = ?", [.integer(attempts), .text(id)])
+    }
+
+    public func dequeue(_ id: String) async throws {
+        _ = try await connection.query("DELETE FROM webhook_outbox WHERE id = ?", [.text(id)])
+    }
+
+    public func outbox() async throws -> [WebhookOutboxItem] {
+        try await connection.query("SELECT * FROM webhook_outbox ORDER BY created_at, rowid").compactMap { row in
+            guard let id = row.column("id")?.string, let hook = row.column("webhook_id")?.string, let review = row.column("review_id")?.string,
+                let state = row.column("state")?.string, let body = row.column("body")?.string, let attempts = row.column("attempts")?.integer,
+                let created = row.column("created_at")?.double
+            else { return nil }
+            return WebhookOutboxItem(
+                id: id, webhookId: hook, reviewId: review, state: state, body: body, attempts: attempts, createdAt: Date(timeIntervalSince1970: created))
+        }
+    }
 
     public func insert(_ w: WebhookRecord) async throws {
         _ = try await connection.query(

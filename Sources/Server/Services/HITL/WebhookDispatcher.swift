@@ -12,7 +12,8 @@ import FoundationNetworking
 /// as JSON signed with HMAC-SHA256 over `"<timestamp>.<body>"` (headers `X-ACGS-Timestamp` and
 /// `X-ACGS-Signature: sha256=<hex>`), so that a receiver can check the sender and reject replays.
 /// A failed delivery is retried with backoff; every attempt goes into the delivery log. Each webhook
-/// receives its changes in order, one at a time.
+/// receives its changes in order, one at a time. Changes wait in a stored outbox until delivered or
+/// given up, and `resume()` takes them up again after a restart.
 public actor WebhookDispatcher {
     public nonisolated let repository: any WebhookRepository
     private let backoff: [Duration]
@@ -23,9 +24,7 @@ public actor WebhookDispatcher {
 
     struct Job: Sendable {
         var webhook: WebhookRecord
-        var reviewId: String
-        var state: String
-        var body: String
+        var item: WebhookOutboxItem
     }
 
     /// `backoff` is the wait before each retry: five attempts by default, over about half a minute.
@@ -52,8 +51,30 @@ public actor WebhookDispatcher {
             return
         }
         let body = CanonicalJSON.encode(["event": "review.updated", "review": json])
-        for hook in receivers {
-            queue(for: hook).yield(Job(webhook: hook, reviewId: request.id, state: request.state.rawValue, body: body))
+        let jobs = receivers.map { hook in
+            Job(
+                webhook: hook,
+                item: WebhookOutboxItem(
+                    id: "dlv_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20), webhookId: hook.id,
+                    reviewId: request.id, state: request.state.rawValue, body: body, createdAt: Date()))
+        }
+        do {
+            try await repository.enqueue(jobs.map(\.item))
+        } catch {
+            logger.error("webhook outbox unavailable; a change was not queued", metadata: ["review_id": "\(request.id)"])
+            return
+        }
+        for job in jobs { queue(for: job.webhook).yield(job) }
+    }
+
+    /// Takes up the stored outbox: changes not yet delivered when the server last stopped.
+    public func resume() async throws {
+        for item in try await repository.outbox() {
+            guard let hook = try await repository.find(id: item.webhookId) else {
+                try await repository.dequeue(item.id)  // the webhook was deleted meanwhile
+                continue
+            }
+            queue(for: hook).yield(Job(webhook: hook, item: item))
         }
     }
 
@@ -66,18 +87,25 @@ public actor WebhookDispatcher {
     }
 
     private func deliver(_ job: Job) async {
-        let delivery = "dlv_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        for attempt in 1...(backoff.count + 1) {
-            let (status, failure) = await send(job, delivery: String(delivery))
+        let item = job.item
+        var attempt = item.attempts
+        while attempt <= backoff.count {
+            // A retry after a restart waits its backoff too.
+            if attempt > 0 { try? await Task.sleep(for: backoff[attempt - 1]) }
+            attempt += 1
+            let (status, failure) = await send(job, delivery: item.id)
             let record = WebhookDelivery(
-                id: String(delivery), webhookId: job.webhook.id, reviewId: job.reviewId, state: job.state, attempt: attempt, status: status,
+                id: item.id, webhookId: job.webhook.id, reviewId: item.reviewId, state: item.state, attempt: attempt, status: status,
                 error: failure, at: Date())
             try? await repository.log(record)
-            if record.succeeded { return }
-            guard attempt <= backoff.count else { break }
-            try? await Task.sleep(for: backoff[attempt - 1])
+            if record.succeeded {
+                try? await repository.dequeue(item.id)
+                return
+            }
+            try? await repository.attempted(item.id, attempts: attempt)
         }
-        logger.warning("webhook delivery abandoned after retries", metadata: ["webhook_id": "\(job.webhook.id)", "review_id": "\(job.reviewId)"])
+        try? await repository.dequeue(item.id)
+        logger.warning("webhook delivery abandoned after retries", metadata: ["webhook_id": "\(job.webhook.id)", "review_id": "\(item.reviewId)"])
     }
 
     private func send(_ job: Job, delivery: String) async -> (Int?, String?) {
@@ -87,9 +115,9 @@ public actor WebhookDispatcher {
         let timestamp = String(Int(Date().timeIntervalSince1970))
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(timestamp, forHTTPHeaderField: "X-ACGS-Timestamp")
-        request.setValue(Self.signature(secret: job.webhook.secret, timestamp: timestamp, body: job.body), forHTTPHeaderField: "X-ACGS-Signature")
+        request.setValue(Self.signature(secret: job.webhook.secret, timestamp: timestamp, body: job.item.body), forHTTPHeaderField: "X-ACGS-Signature")
         request.setValue(delivery, forHTTPHeaderField: "X-ACGS-Delivery")
-        request.httpBody = Data(job.body.utf8)
+        request.httpBody = Data(job.item.body.utf8)
         do {
             let (_, response) = try await session.data(for: request)
             return ((response as? HTTPURLResponse)?.statusCode, nil)
