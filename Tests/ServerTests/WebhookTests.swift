@@ -45,7 +45,7 @@ struct WebhookTests {
 
         let review = try await h.hitl(.post, "/api/v1/reviews", body: HITLRouterTests.transfer)
         let reviewId = try #require(review.json["id"].stringValue)
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while await receiver.received.count < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         let received = await receiver.received
         #expect(received.count == 2, "a failed delivery is retried")
@@ -89,7 +89,8 @@ struct WebhookTests {
         // Nothing listens yet: the first attempt fails, and the next is a minute away when the server stops.
         let before = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1)
         await before.notify(request, json: ["id": "rev_1"])
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous waits: the whole suite starts at once, and a first connection can take seconds then.
+        var deadline = ContinuousClock.now + .seconds(60)
         while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try await store.outbox().map(\.attempts) == [1])
 
@@ -106,7 +107,8 @@ struct WebhookTests {
         // The restarted server takes the outbox up again.
         let after = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1)
         try await after.resume()
-        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline + .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        deadline = ContinuousClock.now + .seconds(60)
+        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try await store.outbox().isEmpty)
         #expect(await receiver.received.count == 1)
         let log = try await store.deliveries(webhookId: "whk_1", limit: 10)
