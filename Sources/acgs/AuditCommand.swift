@@ -120,7 +120,7 @@ struct AuditCommand: AsyncParsableCommand {
                     throw InputError("the newest signed head does not verify under the audit keys; run `acgs audit verify`")
                 }
                 guard let entry = try await store.entry(at: index) else { throw InputError("entry \(index) is missing from the store") }
-                let proof = try await StoredTreeProofs(fetch: store.nodes).inclusion(index: index, treeSize: head.treeSize)
+                let proof = try await store.proofs.inclusion(index: index, treeSize: head.treeSize)
                 let leafHash = MerkleHash.leaf(Array(entry.text.utf8))
                 guard leafHash == proof.leafHash,
                     MerkleTree.verifyInclusion(leafHash: leafHash, index: index, treeSize: head.treeSize, proof: proof.path, root: head.rootHash)

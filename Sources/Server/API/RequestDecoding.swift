@@ -6,30 +6,48 @@ extension Request {
     /// Reads at most `limit` bytes of JSON body, answering every failure with a precise 4xx: 413 for
     /// too large, 415 for a non-JSON content type, 400 with the byte offset for malformed JSON.
     func jsonBody(limit: Int) async throws -> JSONValue {
-        let buffer = try await jsonBytes(limit: limit)
+        try Self.parseJSON(try await jsonBytes(limit: limit))
+    }
+
+    /// The body's bytes, checked for content type, size and emptiness but not yet parsed.
+    func jsonBytes(limit: Int) async throws -> ByteBuffer {
+        try requireJSONContentType()
+        let buffer = try await bodyBytes(limit: limit)
+        guard buffer.readableBytes > 0 else {
+            throw APIError.badRequest("the request body is empty; a JSON object is expected", code: "empty_body")
+        }
+        return buffer
+    }
+
+    /// For routes that take no parameters in their body: nothing, or an empty JSON object.
+    func emptyJSONObjectBody(limit: Int = 4 * 1024) async throws {
+        let buffer = try await bodyBytes(limit: limit)
+        guard buffer.readableBytes > 0 else { return }
+        try requireJSONContentType()
+        _ = try JSONFields(try Self.parseJSON(buffer), path: "", allowed: [])
+    }
+
+    private func requireJSONContentType() throws {
+        if let contentType = headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
+        }
+    }
+
+    private func bodyBytes(limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body exceeds the limit of \(limit) bytes", details: ["limit_bytes": .number(Double(limit))])
+        }
+    }
+
+    private static func parseJSON(_ buffer: ByteBuffer) throws -> JSONValue {
         do {
             return try buffer.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
                 ?? JSONValue.parse(String(buffer: buffer))
         } catch let error as JSONParseError {
             throw APIError.badRequest("malformed JSON: \(error.description)", code: "invalid_json")
         }
-    }
-
-    /// The body's bytes, checked for content type, size and emptiness but not yet parsed.
-    func jsonBytes(limit: Int) async throws -> ByteBuffer {
-        if let contentType = headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the body exceeds the limit of \(limit) bytes", details: ["limit_bytes": .number(Double(limit))])
-        }
-        guard buffer.readableBytes > 0 else {
-            throw APIError.badRequest("the request body is empty; a JSON object is expected", code: "empty_body")
-        }
-        return buffer
     }
 }
 

@@ -78,7 +78,7 @@ public actor TreeHeadSigner {
         guard size >= head.treeSize else {
             throw AuditIntegrityError("the log holds \(size) entries but a tree head was signed over \(head.treeSize): the log was truncated")
         }
-        let root = try? await StoredTreeProofs(fetch: log.repository.nodes).root(treeSize: head.treeSize)
+        let root = try? await log.repository.proofs.root(treeSize: head.treeSize)
         guard root == head.rootHash else {
             throw AuditIntegrityError("the stored tree does not give the root signed at size \(head.treeSize): the log was altered")
         }

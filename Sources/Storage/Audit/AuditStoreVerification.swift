@@ -1,6 +1,9 @@
 import AuditLog
 
 extension AuditRepository {
+    /// Proofs and roots from the stored subtree hashes.
+    public var proofs: StoredTreeProofs { StoredTreeProofs(fetch: nodes) }
+
     /// Checks the whole stored log with the public keys alone (see `AuditLogVerifier`), reading
     /// entries page by page, and checks that the stored subtree hashes proofs are served from give
     /// the root of the newest signed head.
@@ -18,7 +21,7 @@ extension AuditRepository {
         // Checked last: a log that lost entries has lost their stored hashes too, and that is named above.
         let keyIds = Dictionary(keys.map { ($0.keyId, $0.publicKey) }, uniquingKeysWith: { a, _ in a })
         if let newest = heads.last(where: { head in keyIds[head.keyId].map { head.isSigned(by: $0) } ?? false }), newest.treeSize > 0 {
-            let stored = try? await StoredTreeProofs(fetch: nodes).root(treeSize: newest.treeSize)
+            let stored = try? await proofs.root(treeSize: newest.treeSize)
             if stored != newest.rootHash {
                 report.problems.append(
                     AuditProblem(

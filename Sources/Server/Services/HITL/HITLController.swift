@@ -83,14 +83,7 @@ struct HITLController {
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
         let id = try context.parameters.require("id")
-        var wait = 0
-        for (key, value) in request.uri.queryParameters {
-            guard key == "wait" else { throw APIError.badRequest("unknown query parameter '\(key)' (expected wait)", code: "invalid_parameter") }
-            guard let seconds = Int(value), (0...Self.maxWaitSeconds).contains(seconds) else {
-                throw APIError.badRequest("query parameter 'wait' must be whole seconds from 0 to \(Self.maxWaitSeconds)", code: "invalid_parameter")
-            }
-            wait = seconds
-        }
+        let wait = try Query(request, allowed: ["wait"]).integer("wait", in: 0...Self.maxWaitSeconds) ?? 0
         let until = ContinuousClock.now + .seconds(wait)
         while true {
             let mark = await desk.mark()
@@ -110,13 +103,7 @@ struct HITLController {
     /// `?max_events=N` closes the stream after N events (for scripts and tests).
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
-        var maxEvents: Int?
-        for (key, value) in request.uri.queryParameters {
-            guard key == "max_events", let n = Int(value), (1...10_000).contains(n) else {
-                throw APIError.badRequest("the only query parameter is max_events, an integer from 1 to 10000", code: "invalid_parameter")
-            }
-            maxEvents = n
-        }
+        let maxEvents = try Query(request, allowed: ["max_events"]).integer("max_events", in: 1...10_000)
         let updates = await desk.subscribe(requester: principal.id)
         let policy = desk.policy
         let (frames, output) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
@@ -151,7 +138,7 @@ struct HITLController {
 
     @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
-        try await Self.emptyBody(request)
+        try await request.emptyJSONObjectBody()
         let id = try context.parameters.require("id")
         let review = try await step("cancelled", id, principal) { r, at in try r.cancel(by: Self.actor(principal), at: at) }
         return JSONResponse.make(Self.json(review, policy: desk.policy))
@@ -244,44 +231,19 @@ struct HITLController {
 
     @Sendable func queue(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
+        let parameters = try Query(request, allowed: ["status", "level", "assigned_to", "limit"])
         var query = ReviewQuery(states: [.pending, .inReview, .escalated])
-        for (key, value) in request.uri.queryParameters {
-            let value = String(value)
-            switch key {
-            case "status":
-                let states = try value.split(separator: ",").map { name in
-                    guard let state = ReviewState(rawValue: String(name)) else {
-                        throw APIError.badRequest(
-                            "query parameter 'status' must name states among \(ReviewState.allCases.map(\.rawValue).joined(separator: ", "))",
-                            code: "invalid_parameter")
-                    }
-                    return state
-                }
-                query.states = Set(states)
-            case "level":
-                guard let level = EscalationLevel(rawValue: value) else {
-                    throw APIError.badRequest(
-                        "query parameter 'level' must be one of \(EscalationLevel.allCases.map(\.rawValue).joined(separator: ", "))", code: "invalid_parameter")
-                }
-                query.level = level
-            case "assigned_to":
-                query.assignee = value == "me" ? principal.id : value
-            case "limit":
-                guard let limit = Int(value), (1...500).contains(limit) else {
-                    throw APIError.badRequest("query parameter 'limit' must be an integer from 1 to 500", code: "invalid_parameter")
-                }
-                query.limit = limit
-            default:
-                throw APIError.badRequest("unknown query parameter '\(key)' (expected status, level, assigned_to, limit)", code: "invalid_parameter")
-            }
-        }
+        if let states = try parameters.choices("status", as: ReviewState.self) { query.states = Set(states) }
+        query.level = try parameters.choice("level", as: EscalationLevel.self)
+        query.assignee = parameters.values["assigned_to"].map { $0 == "me" ? principal.id : $0 }
+        query.limit = try parameters.integer("limit", in: 1...500) ?? query.limit
         let reviews = try await store { try await desk.repository.list(query) }
         return JSONResponse.make(["reviews": .array(reviews.map { Self.json($0, policy: desk.policy) }), "count": .number(Double(reviews.count))])
     }
 
     @Sendable func claim(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
-        try await Self.emptyBody(request)
+        try await request.emptyJSONObjectBody()
         let policy = desk.policy
         let review = try await step("claimed", try context.parameters.require("id"), principal) { r, at in
             try r.claim(by: Self.actor(principal), policy: policy, at: at)
@@ -291,7 +253,7 @@ struct HITLController {
 
     @Sendable func release(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
-        try await Self.emptyBody(request)
+        try await request.emptyJSONObjectBody()
         let review = try await step("released", try context.parameters.require("id"), principal) { r, at in
             try r.release(by: Self.actor(principal), at: at)
         }
@@ -375,11 +337,6 @@ struct HITLController {
         case .changesRequired:
             APIError.badRequest("field 'changed_arguments': request_changes says which arguments to change", code: "invalid_request")
         }
-    }
-
-    /// Bodies of the step routes carry nothing: empty, or an empty JSON object.
-    static func emptyBody(_ request: Request) async throws {
-        try await IntegrityController.emptyObjectBody(request)
     }
 
     static func json(_ r: ReviewRequest, policy: ReviewPolicy) -> JSONValue {

@@ -34,13 +34,7 @@ struct IntegrityController {
         let query = try Query(request, allowed: ["after", "limit", "type", "actor", "since", "until"])
         var filter = AuditEntryQuery(limit: try query.integer("limit", in: 1...Self.maxPage) ?? 100)
         filter.after = try query.integer("after", in: -1...Int.max)
-        if let type = query.values["type"] {
-            guard let parsed = AuditEntryType(rawValue: type) else {
-                throw APIError.badRequest(
-                    "query parameter 'type' must be one of \(AuditEntryType.allCases.map(\.rawValue).joined(separator: ", "))", code: "invalid_parameter")
-            }
-            filter.type = parsed
-        }
+        filter.type = try query.choice("type", as: AuditEntryType.self)
         filter.actor = query.values["actor"]
         filter.since = try query.time("since")
         filter.until = try query.time("until")
@@ -72,7 +66,7 @@ struct IntegrityController {
     }
 
     @Sendable func signTreeHead(_ request: Request, context: Context) async throws -> Response {
-        try await Self.emptyObjectBody(request)
+        try await request.emptyJSONObjectBody(limit: Self.maxBodyBytes)
         return JSONResponse.make(try await store { try await runtime.treeHeads.sign() }.json, status: .created)
     }
 
@@ -83,7 +77,7 @@ struct IntegrityController {
     }
 
     @Sendable func rotateKey(_ request: Request, context: Context) async throws -> Response {
-        try await Self.emptyObjectBody(request)
+        try await request.emptyJSONObjectBody(limit: Self.maxBodyBytes)
         guard let ring = runtime.treeHeads.keys as? AuditSigningKeys else {
             throw APIError(.conflict, code: "not_rotatable", message: "this deployment's audit keys are not rotated here")
         }
@@ -110,7 +104,7 @@ struct IntegrityController {
         guard index < treeSize else {
             throw APIError.badRequest("index \(index) is not in a tree of \(treeSize) entries", code: "invalid_parameter")
         }
-        let proof = try await store { try await StoredTreeProofs(fetch: log.nodes).inclusion(index: index, treeSize: treeSize) }
+        let proof = try await store { try await log.proofs.inclusion(index: index, treeSize: treeSize) }
         var body: [String: JSONValue] = [
             "index": .number(Double(index)), "tree_size": .number(Double(treeSize)), "leaf_hash": .string(MerkleHash.hex(proof.leafHash)),
             "root_hash": .string(MerkleHash.hex(proof.root)), "audit_path": .array(proof.path.map { .string(MerkleHash.hex($0)) }),
@@ -128,7 +122,7 @@ struct IntegrityController {
         guard first <= second else {
             throw APIError.badRequest("'first' (\(first)) must not exceed 'second' (\(second))", code: "invalid_parameter")
         }
-        let proof = try await store { try await StoredTreeProofs(fetch: log.nodes).consistency(first: first, second: second) }
+        let proof = try await store { try await log.proofs.consistency(first: first, second: second) }
         var body: [String: JSONValue] = [
             "first": .number(Double(first)), "second": .number(Double(second)), "first_root": .string(MerkleHash.hex(proof.firstRoot)),
             "second_root": .string(MerkleHash.hex(proof.secondRoot)), "proof": .array(proof.proof.map { .string(MerkleHash.hex($0)) }),
@@ -154,7 +148,7 @@ struct IntegrityController {
     // MARK: verification
 
     @Sendable func verify(_ request: Request, context: Context) async throws -> Response {
-        try await Self.emptyObjectBody(request)
+        try await request.emptyJSONObjectBody(limit: Self.maxBodyBytes)
         let start = ContinuousClock.now
         // Everything appended so far is signed first, so that the check covers the whole log.
         let head = try await store { try await runtime.treeHeads.sign() }
@@ -177,67 +171,9 @@ struct IntegrityController {
         ]
     }
 
-    /// Bodies of the POST routes here carry nothing: empty, or an empty JSON object.
-    static func emptyObjectBody(_ request: Request) async throws {
-        let buffer = try await request.body.collect(upTo: maxBodyBytes)
-        guard buffer.readableBytes > 0 else { return }
-        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
-        }
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(String(buffer: buffer))
-        } catch {
-            throw APIError.badRequest("malformed JSON: \(error)", code: "invalid_json")
-        }
-        _ = try JSONFields(value, path: "", allowed: [])
-    }
-
     /// Runs a store operation; a store that fails answers 503, never a 500.
     private func store<T>(_ body: () async throws -> T) async throws -> T {
         try await APIError.unavailableOnFailure(
             code: "audit_log_unavailable", message: "the audit log cannot be read or written now; retry later", logger: runtime.logger, body)
-    }
-}
-
-/// Query parameters, checked: unknown names are refused like unknown JSON fields.
-private struct Query {
-    let values: [String: String]
-
-    init(_ request: Request, allowed: Set<String>) throws {
-        var values: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters {
-            let name = String(key)
-            guard allowed.contains(name) else {
-                throw APIError.badRequest(
-                    "unknown query parameter '\(name)'" + (allowed.isEmpty ? "; this route takes none" : " (expected one of \(allowed.sorted().joined(separator: ", ")))"),
-                    code: "invalid_parameter")
-            }
-            guard values[name] == nil else { throw APIError.badRequest("query parameter '\(name)' is given twice", code: "invalid_parameter") }
-            values[name] = String(value)
-        }
-        self.values = values
-    }
-
-    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let text = values[name] else { return nil }
-        guard let value = Int(text), range.contains(value) else {
-            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
-            throw APIError.badRequest("query parameter '\(name)' must be an integer \(bound), not '\(text)'", code: "invalid_parameter")
-        }
-        return value
-    }
-
-    /// An RFC 3339 time, as milliseconds since 1970.
-    func time(_ name: String) throws -> Int64? {
-        guard let text = values[name] else { return nil }
-        if let ms = AuditClock.milliseconds(text) { return ms }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        guard let date = formatter.date(from: text) ?? plain.date(from: text) else {
-            throw APIError.badRequest("query parameter '\(name)' must be an RFC 3339 time such as 2026-11-22T12:00:00Z, not '\(text)'", code: "invalid_parameter")
-        }
-        return AuditClock.milliseconds(date)
     }
 }
