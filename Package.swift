@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
@@ -32,12 +33,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Repositories behind protocols; the embedded SQLite implementation.
+        // Repositories behind protocols; the embedded SQLite and the production PostgreSQL implementations.
         .target(
             name: "Storage",
             dependencies: [
                 "GovernanceCore", "AuditLog",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -93,6 +95,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Real PostgreSQL and Redis servers started by the tests, on free loopback ports.
+        .target(name: "TestServers", path: "Tests/TestServers", swiftSettings: swiftSettings),
         .testTarget(
             name: "GovernanceCoreTests", dependencies: ["GovernanceCore"], exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(name: "CacheTests", dependencies: ["Cache"], swiftSettings: swiftSettings),
@@ -103,8 +107,8 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "AuditLog", "GovernanceCore", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                "Storage", "AuditLog", "GovernanceCore", "TestServers", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -1,0 +1,75 @@
+import Foundation
+import PostgresNIO
+import TestServers
+import Testing
+
+@testable import Storage
+
+/// A migrated PostgreSQL database of its own, with its pool running, for the duration of `body`.
+func withPostgres<T: Sendable>(
+    migrations: [PostgresMigration] = PostgresMigration.all, _ body: @Sendable (PostgresStore) async throws -> T
+) async throws -> T {
+    let url = try PostgresServer.shared().freshDatabase()
+    let database = try PostgresStore(url: url, maximumConnections: 4)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await database.run() }
+        defer { group.cancelAll() }
+        try await database.migrate(migrations)
+        return try await body(database)
+    }
+}
+
+@Suite("PostgreSQL store")
+struct PostgresStoreTests {
+    @Test func urlsAreParsedAndBadOnesNamed() throws {
+        let location = try PostgresLocation(url: "postgres://acgs:s%40cret@db.internal:5439/acgs")
+        #expect(location.host == "db.internal")
+        #expect(location.port == 5439)
+        #expect(location.username == "acgs")
+        #expect(location.password == "s@cret")
+        #expect(location.database == "acgs")
+        #expect(!location.description.contains("cret"))
+        #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
+        for bad in ["mysql://u@h/d", "postgres://h/d", "postgres://u@h", "postgres://u@h/d?sslmode=require", "not a url"] {
+            #expect(throws: PostgresLocation.Error.self, "\(bad)") { try PostgresLocation(url: bad) }
+        }
+    }
+
+    @Test func migrationsApplyOnceInOrderEvenFromReplicasStartingTogether() async throws {
+        let steps = [
+            PostgresMigration(version: 2, name: "second", statements: ["ALTER TABLE things ADD COLUMN size INTEGER NOT NULL DEFAULT 0"]),
+            PostgresMigration(version: 1, name: "first", statements: ["CREATE TABLE things (id TEXT PRIMARY KEY)"]),
+        ]
+        try await withPostgres(migrations: []) { database in
+            let url = database.location.description
+            // Three replicas start at once on the same database.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        let replica = try PostgresStore(url: url, maximumConnections: 2)
+                        try await withThrowingTaskGroup(of: Void.self) { inner in
+                            inner.addTask { await replica.run() }
+                            defer { inner.cancelAll() }
+                            try await replica.migrate(steps)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await database.appliedMigrations() == [1, 2])
+            try await database.query("INSERT INTO things (id, size) VALUES ('a', 3)")
+        }
+    }
+
+    @Test func aStoppedServerIsATimeoutNotAHang() async throws {
+        // A database on a port where nothing listens: every call fails within the deadline.
+        let database = try PostgresStore(url: "postgres://acgs@127.0.0.1:\(try FreePort.next())/none", timeout: .milliseconds(300))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            defer { group.cancelAll() }
+            let start = ContinuousClock.now
+            await #expect(throws: (any Error).self) { try await database.ping() }
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL server for the tests: one cluster per test process, initialised into a
+/// temporary directory and listening on a free loopback port, stopped when the process exits. Each
+/// test takes a database of its own (`freshDatabase()`), so tests never see each other's rows.
+///
+/// PostgreSQL refuses to run as root, so under root (CI) the cluster belongs to the `postgres`
+/// account that Debian's package creates.
+public enum PostgresServer {
+    public struct Cluster: Sendable {
+        public let port: Int
+        public let directory: String
+        public let binaries: String
+        public let runAs: String?
+        public var user: String { "acgs" }
+
+        /// The URL of a database in this cluster, as `ACGS_DATABASE_URL` takes it.
+        public func url(database: String) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
+
+        /// Creates an empty database and returns its URL.
+        public func freshDatabase() throws -> String {
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            try psql("CREATE DATABASE \(name)")
+            return url(database: String(name))
+        }
+
+        /// Runs SQL as the cluster's superuser in `database`.
+        public func psql(_ sql: String, database: String = "postgres") throws {
+            try run(
+                binaries + "/psql",
+                ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql])
+        }
+
+        /// Stops the server (fast shutdown: clients are disconnected, nothing committed is lost).
+        public func stop() throws {
+            try run(binaries + "/pg_ctl", ["-D", directory, "-m", "fast", "-w", "stop"], as: runAs)
+        }
+
+        /// Starts it again on the same port and directory, and waits until it accepts connections.
+        public func start() throws {
+            // The server runs as a child of this process rather than through `pg_ctl start`, whose
+            // daemonised server would inherit the descriptors `Process` watches and never let it return.
+            let server = Process()
+            let program = binaries + "/postgres"
+            let arguments = [
+                "-D", directory, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400",
+                "-c", "fsync=off", "-c", "full_page_writes=off",
+            ]
+            if let runAs {
+                server.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+                server.arguments = ["-u", runAs, "--", program] + arguments
+            } else {
+                server.executableURL = URL(fileURLWithPath: program)
+                server.arguments = arguments
+            }
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/server.log"))
+            try server.run()
+            let deadline = Date().addingTimeInterval(60)
+            while (try? PostgresServer.run(binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", String(port)])) == nil {
+                guard server.isRunning, Date() < deadline else {
+                    let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+                    throw TestServerError("PostgreSQL did not start on port \(port): \(log.suffix(2000))")
+                }
+                usleep(50_000)
+            }
+        }
+    }
+
+    /// The cluster of this test process, started on first use.
+    public static func shared() throws -> Cluster {
+        try lock.withLock {
+            if let cluster = started { return cluster }
+            let cluster = try launch()
+            started = cluster
+            stopAtExitDirectory = cluster.directory
+            stopAtExitBinaries = cluster.binaries
+            stopAtExitUser = cluster.runAs
+            atexit {
+                guard let directory = PostgresServer.stopAtExitDirectory, let binaries = PostgresServer.stopAtExitBinaries else { return }
+                try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: PostgresServer.stopAtExitUser)
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            return cluster
+        }
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var started: Cluster?
+    nonisolated(unsafe) static var stopAtExitDirectory: String?
+    nonisolated(unsafe) static var stopAtExitBinaries: String?
+    nonisolated(unsafe) static var stopAtExitUser: String?
+
+    private static func launch() throws -> Cluster {
+        let binaries = try findBinaries()
+        let runAs: String? = getuid() == 0 ? "postgres" : nil
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let runAs { try run("/bin/chown", [runAs + ":", directory]) }
+        try run(
+            binaries + "/initdb", ["-D", directory, "-U", "acgs", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"], as: runAs)
+        if let runAs { try run("/bin/chown", ["-R", runAs + ":", directory]) }
+        FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
+        if let runAs { try run("/bin/chown", [runAs + ":", directory + "/server.log"]) }
+        let cluster = Cluster(port: try FreePort.next(), directory: directory, binaries: binaries, runAs: runAs)
+        try cluster.start()
+        return cluster
+    }
+
+    /// The newest installed PostgreSQL's programs (Debian keeps them out of PATH).
+    static func findBinaries() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        for version in versions.reversed() where FileManager.default.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+            return "\(root)/\(version)/bin"
+        }
+        throw TestServerError("PostgreSQL is not installed (no \(root)/*/bin/initdb): run scripts/test.sh, which installs it")
+    }
+
+    /// Runs a program to completion, as another account when asked; fails with its output.
+    static func run(_ program: String, _ arguments: [String], as user: String? = nil) throws {
+        let process = Process()
+        if let user {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", user, "--", program] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = arguments
+        }
+        // Output goes to a file, not a pipe: a server started by `pg_ctl` inherits the descriptor
+        // and would hold a pipe open for as long as it runs.
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-run-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        defer { try? output.close() }
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw TestServerError("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        }
+    }
+}
+
+public struct TestServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A loopback TCP port that nothing listens on now: bound to port 0, read back, released.
+public enum FreePort {
+    public static func next() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestServerError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestServerError("bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw TestServerError("getsockname() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
