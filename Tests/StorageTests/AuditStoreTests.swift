@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import GovernanceCore
 import SQLiteNIO
+import TestServers
 import Testing
 
 @testable import Storage
@@ -12,19 +13,51 @@ func auditEvent(_ n: Int, type: AuditEntryType = .auth, actor: String = "usr_1")
     AuditEvent(type: type, actor: actor, constitutionalHash: "cdd01ef066bc6cf2", subjects: ["s\(n)"], payload: ["n": .number(Double(n))])
 }
 
-/// A log on a real SQLite file, with a key that signs its heads.
+/// The stores the audit log runs on; the tests of this file run on each.
+enum AuditBackend: String, CaseIterable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// A log on a real store (a SQLite file, or a PostgreSQL database of its own), with a key that
+/// signs its heads.
 struct StoredLog {
+    let backend: AuditBackend
     let directory: String
-    let repository: SQLiteAuditRepository
+    let repository: any AuditRepository
     let writer: AuditLogWriter
+    let postgres: RunningPostgres?
     let key = Curve25519.Signing.PrivateKey()
     var path: String { directory + "/acgs.sqlite" }
     var keys: [AuditPublicKey] { [AuditPublicKey(keyId: "k1", publicKey: key.publicKey)] }
 
-    init() async throws {
+    init(_ backend: AuditBackend = .sqlite) async throws {
+        self.backend = backend
         directory = try temporaryDirectory()
-        repository = try await SQLiteAuditRepository.open(path: directory + "/acgs.sqlite")
+        switch backend {
+        case .sqlite:
+            postgres = nil
+            repository = try await SQLiteAuditRepository.open(path: directory + "/acgs.sqlite")
+        case .postgres:
+            let running = try await RunningPostgres.fresh()
+            postgres = running
+            repository = PostgresAuditRepository(store: running.store)
+        }
         writer = try await AuditLogWriter.open(repository: repository)
+    }
+
+    /// A second writer's view of the same store: another process on the file, another replica on
+    /// the database. Closed with the log.
+    func anotherRepository() async throws -> any AuditRepository {
+        switch backend {
+        case .sqlite: try await SQLiteAuditRepository.open(path: path)
+        case .postgres: PostgresAuditRepository(store: try await RunningPostgres.connect(to: postgres!.url).store)
+        }
+    }
+
+    /// A binary literal in the store's SQL.
+    func blob(hex: String) -> String {
+        backend == .sqlite ? "X'\(hex)'" : "decode('\(hex)', 'hex')"
     }
 
     /// Appends `count` events one by one, signing a head after each size in `headsAt`.
@@ -38,7 +71,7 @@ struct StoredLog {
 
     @discardableResult
     func signHead() async throws -> SignedTreeHead {
-        let (size, root) = await writer.head()
+        let (size, root) = try await writer.storedHead()
         let bytes = SignedTreeHead.signedBytes(treeSize: size, rootHash: root, timestamp: "2026-11-22T12:00:00.000Z", constitutionalHash: "cdd01ef066bc6cf2", keyId: "k1")
         let head = SignedTreeHead(
             treeSize: size, rootHash: root, timestamp: "2026-11-22T12:00:00.000Z", constitutionalHash: "cdd01ef066bc6cf2", keyId: "k1",
@@ -47,23 +80,29 @@ struct StoredLog {
         return head
     }
 
-    /// Runs SQL on a connection of its own, as someone with access to the file would.
+    /// Runs SQL on a connection of its own, as someone with access to the store would.
     func tamper(_ statements: [String]) async throws {
+        if let postgres {
+            for sql in statements { try PostgresServer.shared().psql(sql, database: postgres.store.location.database) }
+            return
+        }
         let connection = try await SQLiteConnection.open(storage: .file(path: path))
         for sql in statements { _ = try await connection.query(sql) }
         try await connection.close()
     }
 
     func close() async throws {
-        try await repository.close()
+        try await (repository as? SQLiteAuditRepository)?.close()
+        postgres?.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
 
-@Suite("Audit log on SQLite")
+@Suite("Audit log on each store")
 struct AuditStoreTests {
-    @Test func concurrentAppendsAreGroupCommittedAtConsecutiveIndicesWithTheirDecisions() async throws {
-        let log = try await StoredLog()
+    @Test(arguments: AuditBackend.allCases)
+    func concurrentAppendsAreGroupCommittedAtConsecutiveIndicesWithTheirDecisions(backend: AuditBackend) async throws {
+        let log = try await StoredLog(backend)
         let indices = try await withThrowingTaskGroup(of: (String, Int).self) { group in
             for i in 0..<200 {
                 group.addTask {
@@ -91,8 +130,9 @@ struct AuditStoreTests {
         try await log.close()
     }
 
-    @Test func aReopenedLogContinuesTheSameTree() async throws {
-        let log = try await StoredLog()
+    @Test(arguments: AuditBackend.allCases)
+    func aReopenedLogContinuesTheSameTree(backend: AuditBackend) async throws {
+        let log = try await StoredLog(backend)
         try await log.fill(13)
         let reopened = try await AuditLogWriter.open(repository: log.repository)
         #expect(await reopened.head().size == 13)
@@ -103,10 +143,12 @@ struct AuditStoreTests {
         try await log.close()
     }
 
-    @Test func twoProcessesAppendingToOneFileNeverFork() async throws {
-        // A server and an offline command (`acgs agent create`) each hold a writer on the same file.
-        let log = try await StoredLog()
-        let other = try await SQLiteAuditRepository.open(path: log.path)
+    @Test(arguments: AuditBackend.allCases)
+    func twoWritersAppendingToOneStoreNeverFork(backend: AuditBackend) async throws {
+        // On SQLite: a server and an offline command (`acgs agent create`) on the same file. On
+        // PostgreSQL: two replicas.
+        let log = try await StoredLog(backend)
+        let other = try await log.anotherRepository()
         let otherWriter = try await AuditLogWriter.open(repository: other)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<60 {
@@ -122,7 +164,7 @@ struct AuditStoreTests {
         _ = try await log.writer.append(auditEvent(60))
         _ = try await log.signHead()
         #expect(try await log.repository.verify(keys: log.keys).valid)
-        try await other.close()
+        try await (other as? SQLiteAuditRepository)?.close()
         try await log.close()
     }
 
@@ -140,8 +182,9 @@ struct AuditStoreTests {
         #expect(await writer.head().root == MerkleTree.root(of: texts.map { MerkleHash.leaf(Array($0.utf8)) }))
     }
 
-    @Test func entriesAreFilteredAndPaged() async throws {
-        let log = try await StoredLog()
+    @Test(arguments: AuditBackend.allCases)
+    func entriesAreFilteredAndPaged(backend: AuditBackend) async throws {
+        let log = try await StoredLog(backend)
         for i in 0..<30 { _ = try await log.writer.append(auditEvent(i, type: i % 3 == 0 ? .decision : .auth, actor: i % 2 == 0 ? "even" : "odd")) }
         let decisions = try await log.repository.entries(AuditEntryQuery(limit: 100, type: .decision))
         #expect(decisions.map(\.index) == Array(stride(from: 0, to: 30, by: 3)))
@@ -158,8 +201,9 @@ struct AuditStoreTests {
 
 @Suite("Proofs from the stored tree")
 struct StoredProofTests {
-    @Test func everyInclusionAndConsistencyProofOfLogsUpTo64VerifiesAndFailsAfterAnyChange() async throws {
-        let log = try await StoredLog()
+    @Test(arguments: AuditBackend.allCases)
+    func everyInclusionAndConsistencyProofOfLogsUpTo64VerifiesAndFailsAfterAnyChange(backend: AuditBackend) async throws {
+        let log = try await StoredLog(backend)
         var leaves: [[UInt8]] = []
         var roots: [[UInt8]] = [MerkleHash.empty]
         for n in 0..<64 {
@@ -204,8 +248,8 @@ struct StoredProofTests {
 struct AuditTamperTests {
     /// A log of 20 entries with heads signed at 10 and 20, tampered with by `statements`; returns the
     /// first problem the verifier names.
-    func firstProblem(after statements: (StoredLog) async throws -> [String]) async throws -> AuditProblem? {
-        let log = try await StoredLog()
+    func firstProblem(_ backend: AuditBackend, after statements: (StoredLog) async throws -> [String]) async throws -> AuditProblem? {
+        let log = try await StoredLog(backend)
         try await log.fill(20, headsAt: [10, 20])
         #expect(try await log.repository.verify(keys: log.keys).valid, "the untouched log verifies")
         try await log.tamper(try await statements(log))
@@ -214,20 +258,23 @@ struct AuditTamperTests {
         return report.problems.first
     }
 
-    @Test func editingOneByteOfAPayloadIsNamed() async throws {
-        let problem = try await firstProblem { _ in [#"UPDATE audit_entries SET entry = replace(entry, '"n":5', '"n":6') WHERE idx = 5"#] }
+    @Test(arguments: AuditBackend.allCases)
+    func editingOneByteOfAPayloadIsNamed(backend: AuditBackend) async throws {
+        let problem = try await firstProblem(backend) { _ in [#"UPDATE audit_entries SET entry = replace(entry, '"n":5', '"n":6') WHERE idx = 5"#] }
         #expect(problem?.kind == .entryChanged)
         #expect(problem?.index == 5)
     }
 
-    @Test func deletingAnEntryIsNamed() async throws {
-        let problem = try await firstProblem { _ in ["DELETE FROM audit_entries WHERE idx = 7"] }
+    @Test(arguments: AuditBackend.allCases)
+    func deletingAnEntryIsNamed(backend: AuditBackend) async throws {
+        let problem = try await firstProblem(backend) { _ in ["DELETE FROM audit_entries WHERE idx = 7"] }
         #expect(problem?.kind == .entryRemoved)
         #expect(problem?.index == 7)
     }
 
-    @Test func swappingTwoEntriesIsNamed() async throws {
-        let problem = try await firstProblem { _ in
+    @Test(arguments: AuditBackend.allCases)
+    func swappingTwoEntriesIsNamed(backend: AuditBackend) async throws {
+        let problem = try await firstProblem(backend) { _ in
             [
                 "UPDATE audit_entries SET idx = -1 WHERE idx = 3", "UPDATE audit_entries SET idx = 3 WHERE idx = 4",
                 "UPDATE audit_entries SET idx = 4 WHERE idx = -1",
@@ -237,23 +284,25 @@ struct AuditTamperTests {
         #expect(problem?.index == 3)
     }
 
-    @Test func appendingAForgedEntryIsNamed() async throws {
-        let problem = try await firstProblem { _ in
+    @Test(arguments: AuditBackend.allCases)
+    func appendingAForgedEntryIsNamed(backend: AuditBackend) async throws {
+        let problem = try await firstProblem(backend) { log in
             // A well-formed entry with its leaf hash recorded, as a forger with the file would write it.
             let forged = AuditEntry(index: 20, timestamp: "2026-11-22T12:00:00.000Z", event: auditEvent(99, type: .decision))
             return [
-                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, entry, leaf_hash, completed) VALUES (20, 0, 'decision', 'usr_1', '\(forged.text)', X'\(MerkleHash.hex(forged.leafHash))', X'')",
+                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, entry, leaf_hash, completed) VALUES (20, 0, 'decision', 'usr_1', '\(forged.text)', \(log.blob(hex: MerkleHash.hex(forged.leafHash))), \(log.blob(hex: "")))",
             ]
         }
         #expect(problem?.kind == .entryUnsigned)
         #expect(problem?.index == 20)
     }
 
-    @Test func replacingASignedHeadIsNamed() async throws {
-        let altered = try await firstProblem { _ in ["UPDATE audit_heads SET root_hash = '\(MerkleHash.hex(MerkleHash.empty))' WHERE tree_size = 10"] }
+    @Test(arguments: AuditBackend.allCases)
+    func replacingASignedHeadIsNamed(backend: AuditBackend) async throws {
+        let altered = try await firstProblem(backend) { _ in ["UPDATE audit_heads SET root_hash = '\(MerkleHash.hex(MerkleHash.empty))' WHERE tree_size = 10"] }
         #expect(altered?.kind == .headSignatureInvalid)
         #expect(altered?.index == 10)
-        let resigned = try await firstProblem { log in
+        let resigned = try await firstProblem(backend) { log in
             // Signed properly, but by a key the log never published.
             let forger = Curve25519.Signing.PrivateKey()
             let root = MerkleHash.empty
@@ -264,15 +313,66 @@ struct AuditTamperTests {
         #expect(resigned?.kind == .headSignatureInvalid)
     }
 
-    @Test func truncatingTheLogIsNamed() async throws {
-        let problem = try await firstProblem { _ in ["DELETE FROM audit_entries WHERE idx >= 15"] }
+    @Test(arguments: AuditBackend.allCases)
+    func truncatingTheLogIsNamed(backend: AuditBackend) async throws {
+        let problem = try await firstProblem(backend) { _ in ["DELETE FROM audit_entries WHERE idx >= 15"] }
         #expect(problem?.kind == .logTruncated)
         #expect(problem?.index == 15)
     }
 
-    @Test func corruptingTheStoredTreeIsNamed() async throws {
+    @Test(arguments: AuditBackend.allCases)
+    func corruptingTheStoredTreeIsNamed(backend: AuditBackend) async throws {
         // Entry 15 completes the subtree (level 4, index 0) of the first 16 leaves, stored with it.
-        let problem = try await firstProblem { _ in ["UPDATE audit_entries SET completed = zeroblob(128) WHERE idx = 15"] }
+        let problem = try await firstProblem(backend) { log in
+            ["UPDATE audit_entries SET completed = \(log.blob(hex: String(repeating: "00", count: 128))) WHERE idx = 15"]
+        }
         #expect(problem?.kind == .storedTreeMismatch)
+    }
+}
+
+@Suite("Audit log shared by replicas")
+struct SharedAuditLogTests {
+    @Test func threeReplicasAppendingAtOnceMakeOneLogThatVerifies() async throws {
+        let log = try await StoredLog(.postgres)
+        let url = try #require(log.postgres?.url)
+        var replicas: [RunningPostgres] = []
+        var writers: [AuditLogWriter] = []
+        for _ in 0..<3 {
+            let replica = try await RunningPostgres.connect(to: url)
+            replicas.append(replica)
+            writers.append(try await AuditLogWriter.open(repository: PostgresAuditRepository(store: replica.store)))
+        }
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<300 {
+                let writer = writers[i % 3]
+                group.addTask { try await writer.append(decisionEvent("dec-\(i)")) }
+            }
+            var indices: [Int] = []
+            for try await index in group { indices.append(index) }
+            return indices
+        }
+        #expect(acknowledged.sorted() == Array(0..<300), "every acknowledged entry has an index of its own, with no gap")
+        let stored = try await log.repository.entries(AuditEntryQuery(limit: 1_000))
+        let root = MerkleTree.root(of: stored.map { MerkleHash.leaf(Array($0.text.utf8)) })
+        for writer in writers {
+            #expect(try await writer.storedHead() == (300, root) as (Int, [UInt8]))
+        }
+        try await log.signHead()
+        let report = try await log.repository.verify(keys: log.keys)
+        #expect(report.valid, "\(report.problems)")
+        for replica in replicas { replica.stop() }
+        try await log.close()
+    }
+
+    @Test func storedHeadsNeverGoBackInSize() async throws {
+        let log = try await StoredLog(.postgres)
+        try await log.fill(5)
+        let small = try await log.signHead()
+        try await log.fill(5)
+        try await log.signHead()
+        // A replica that signed over the smaller log a moment too late is refused, not stored.
+        await #expect(throws: AuditStoreError.staleHead) { try await log.repository.appendHead(small) }
+        #expect(try await log.repository.heads().map(\.treeSize) == [5, 10])
+        try await log.close()
     }
 }

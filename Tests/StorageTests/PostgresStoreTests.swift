@@ -19,6 +19,33 @@ func withPostgres<T: Sendable>(
     }
 }
 
+/// A PostgreSQL store with its pool running until `stop()`, for tests that outlive one closure.
+final class RunningPostgres: Sendable {
+    let store: PostgresStore
+    let url: String
+    private let runner: Task<Void, Never>
+
+    private init(store: PostgresStore, url: String) {
+        self.store = store
+        self.url = url
+        self.runner = Task { await store.run() }
+    }
+
+    /// A migrated database of its own.
+    static func fresh() async throws -> RunningPostgres {
+        let running = try await connect(to: try PostgresServer.shared().freshDatabase())
+        try await running.store.migrate()
+        return running
+    }
+
+    /// Another pool on an existing database, as a second replica has.
+    static func connect(to url: String) async throws -> RunningPostgres {
+        RunningPostgres(store: try PostgresStore(url: url, maximumConnections: 4), url: url)
+    }
+
+    func stop() { runner.cancel() }
+}
+
 @Suite("PostgreSQL store")
 struct PostgresStoreTests {
     @Test func urlsAreParsedAndBadOnesNamed() throws {

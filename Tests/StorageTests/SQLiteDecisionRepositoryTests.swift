@@ -55,7 +55,9 @@ struct DecisionRecordTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sqlite = try await SQLiteAuditRepository.open(path: dir + "/d.sqlite")
-        for repo in [sqlite, InMemoryAuditRepository()] as [any AuditRepository] {
+        let postgres = try await RunningPostgres.fresh()
+        defer { postgres.stop() }
+        for repo in [sqlite, InMemoryAuditRepository(), PostgresAuditRepository(store: postgres.store)] as [any AuditRepository] {
             let writer = try await AuditLogWriter.open(repository: repo)
             _ = try await writer.append([
                 decisionEvent("a1", outcome: .deny), decisionEvent("a2", outcome: .escalate), decisionEvent("a3", outcome: .deny),

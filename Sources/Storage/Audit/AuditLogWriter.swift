@@ -37,9 +37,20 @@ public final class AuditLogWriter: Sendable {
         return try await committer.submit(events)
     }
 
-    /// The size and root of the durable log: what a tree head may be signed over.
+    /// The size and root of the durable log as this writer knows it.
     public func head() async -> (size: Int, root: [UInt8]) {
         await state.durable
+    }
+
+    /// Whether other processes append to the same store (replicas on PostgreSQL).
+    public var isShared: Bool { repository is any SharedAuditRepository }
+
+    /// The size and root of the durable log: what a tree head may be signed over. On a shared store,
+    /// the log as stored, other replicas' entries included.
+    public func storedHead() async throws -> (size: Int, root: [UInt8]) {
+        guard isShared else { return await head() }
+        let tree = try await AuditTreeState.stored(in: repository)
+        return (tree.size, tree.root)
     }
 }
 
@@ -61,18 +72,18 @@ actor AuditTreeState {
 
     /// Reads the size and frontier back from the store.
     func reload() async throws {
-        let size = try await repository.size()
-        let frontier = MerkleProofLayout.frontier(treeSize: size)
-        let known = try await repository.nodes(frontier)
-        guard known.count == frontier.count else {
-            throw AuditStoreError.corrupt("the stored tree lacks subtree hashes of its frontier at size \(size)")
-        }
-        tree = try IncrementalMerkleTree(store: SubtreeHashBuffer(known: known), size: size)
-        durable = (size, tree.root)
+        tree = try await Self.stored(in: repository)
+        durable = (tree.size, tree.root)
         stale = false
     }
 
+    /// The tree as the store holds it now.
+    static func stored(in repository: any AuditRepository) async throws -> IncrementalMerkleTree<SubtreeHashBuffer> {
+        try await treeAsStored(size: try await repository.size(), known: nil, nodes: { try await repository.nodes($0) })
+    }
+
     func commit(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
+        if let shared = repository as? any SharedAuditRepository { return try await commitShared(groups, to: shared) }
         if stale { try await reload() }
         var attempts = 0
         while true {
@@ -91,35 +102,74 @@ actor AuditTreeState {
     }
 
     private func write(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
-        let before = tree
-        let milliseconds = AuditClock.milliseconds(now())
+        var next = tree
+        let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
+        try await repository.append(batch)
+        tree = next
+        durable = (tree.size, tree.root)
+        return indices
+    }
+
+    /// Several replicas append to one store: the entries get their indices while this writer holds
+    /// the store's append lock, built on the tree as stored at that moment (read again only when
+    /// another replica appended since), so that replicas take turns instead of colliding.
+    private func commitShared(_ groups: [[AuditEvent]], to shared: any SharedAuditRepository) async throws -> [[Int]] {
+        let known = stale ? nil : tree
+        let now = self.now
+        do {
+            let (next, indices) = try await shared.appendExclusively { size, nodes in
+                var next = try await Self.treeAsStored(size: size, known: known, nodes: nodes)
+                let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
+                return (batch, (next, indices))
+            }
+            tree = next
+            durable = (tree.size, tree.root)
+            stale = false
+            return indices
+        } catch {
+            stale = true
+            throw error
+        }
+    }
+
+    /// The tree at `size`: `known` when it is already there, otherwise rebuilt from the stored frontier.
+    static func treeAsStored(
+        size: Int, known: IncrementalMerkleTree<SubtreeHashBuffer>?, nodes: ([SubtreeID]) async throws -> [SubtreeID: [UInt8]]
+    ) async throws -> IncrementalMerkleTree<SubtreeHashBuffer> {
+        if let known, known.size == size { return known }
+        let frontier = MerkleProofLayout.frontier(treeSize: size)
+        let stored = try await nodes(frontier)
+        guard stored.count == frontier.count else {
+            throw AuditStoreError.corrupt("the stored tree lacks subtree hashes of its frontier at size \(size)")
+        }
+        return try IncrementalMerkleTree(store: SubtreeHashBuffer(known: stored), size: size)
+    }
+
+    /// The entries of `groups` at the next indices of `tree`, which it extends, with the subtree
+    /// hashes they complete.
+    static func build(
+        _ groups: [[AuditEvent]], on tree: inout IncrementalMerkleTree<SubtreeHashBuffer>, milliseconds: Int64
+    ) throws -> (AuditAppendBatch, [[Int]]) {
         let timestamp = AuditClock.format(milliseconds: milliseconds)
         var entries: [StoredAuditEntry] = []
         var indices: [[Int]] = []
         indices.reserveCapacity(groups.count)
-        do {
-            for group in groups {
-                var groupIndices: [Int] = []
-                groupIndices.reserveCapacity(group.count)
-                for event in group {
-                    let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: event)
-                    let text = entry.text
-                    try tree.append(leafHash: MerkleHash.leaf(Array(text.utf8)))
-                    entries.append(
-                        StoredAuditEntry(
-                            index: entry.index, timestampMilliseconds: milliseconds, type: event.type, actor: event.actor,
-                            subject: event.subjects.first, outcome: event.outcome, text: text))
-                    groupIndices.append(entry.index)
-                }
-                indices.append(groupIndices)
+        for group in groups {
+            var groupIndices: [Int] = []
+            groupIndices.reserveCapacity(group.count)
+            for event in group {
+                let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: event)
+                let text = entry.text
+                try tree.append(leafHash: MerkleHash.leaf(Array(text.utf8)))
+                entries.append(
+                    StoredAuditEntry(
+                        index: entry.index, timestampMilliseconds: milliseconds, type: event.type, actor: event.actor,
+                        subject: event.subjects.first, outcome: event.outcome, text: text))
+                groupIndices.append(entry.index)
             }
-            let nodes = tree.withStore { $0.takeWritten() }
-            try await repository.append(AuditAppendBatch(entries: entries, nodes: nodes))
-        } catch {
-            tree = before
-            throw error
+            indices.append(groupIndices)
         }
-        durable = (tree.size, tree.root)
-        return indices
+        let nodes = tree.withStore { $0.takeWritten() }
+        return (AuditAppendBatch(entries: entries, nodes: nodes), indices)
     }
 }

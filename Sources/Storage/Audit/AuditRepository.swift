@@ -91,6 +91,19 @@ public protocol AuditRepository: DecisionRepository {
     func ping() async throws
 }
 
+/// An audit store that several processes append to at once (replicas sharing PostgreSQL). Entries
+/// get their indices one writer at a time, under the store's append lock, so the log never forks.
+public protocol SharedAuditRepository: AuditRepository {
+    /// Holds the append lock while `build` runs and while what it returns is written, all or
+    /// nothing. `build` receives the stored size under the lock, and reads subtree hashes through
+    /// the same transaction.
+    func appendExclusively<T: Sendable>(
+        _ build: @escaping @Sendable (_ size: Int, _ nodes: @Sendable ([SubtreeID]) async throws -> [SubtreeID: [UInt8]]) async throws -> (
+            AuditAppendBatch, T
+        )
+    ) async throws -> T
+}
+
 /// The audit log in memory; for tests.
 public actor InMemoryAuditRepository: AuditRepository {
     private var stored: [StoredAuditEntry] = []
@@ -195,6 +208,8 @@ public enum AuditStoreError: Error, Sendable, Equatable {
     /// Another writer appended at the same index first.
     case indexTaken
     case unavailable
+    /// A tree head over more entries is already stored (another replica signed it first).
+    case staleHead
     /// The store lacks a subtree hash that its size says it must have.
     case corrupt(String)
 }

@@ -138,6 +138,8 @@ enum PostgresLocks {
     static let auditAppend: Int64 = 0x4143_4753_0002
     /// Held by the replica that signs tree heads, for as long as it lives.
     static let treeHeadSigner: Int64 = 0x4143_4753_0003
+    /// Held while a tree head is stored, so heads are stored in the order of their sizes.
+    static let treeHeads: Int64 = 0x4143_4753_0004
 }
 
 public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
