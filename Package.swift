@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The governance core: constitution, rule language, detectors, decisions. No I/O.
@@ -65,23 +66,35 @@ let package = Package(
             dependencies: ["GovernanceCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // The in-memory L1 decision cache.
+        // The caches: the in-memory L1, and the Redis L2 shared by replicas.
         .target(
             name: "Cache",
-            dependencies: ["GovernanceCore"],
+            dependencies: ["GovernanceCore", "RedisClient"],
             swiftSettings: swiftSettings
         ),
         // The HTTP layer: application builder, shared middleware, one folder per service.
         .target(
             name: "Server",
             dependencies: [
-                "GovernanceCore", "Storage", "Cache", "Identity", "AuditLog",
+                "GovernanceCore", "Storage", "Cache", "Identity", "AuditLog", "RedisClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A Redis client on SwiftNIO: RESP2, pipelining, a pool that reconnects, pub/sub.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -114,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Identity", "Storage", "GovernanceCore",
+                "Server", "Identity", "Storage", "GovernanceCore", "Cache", "RedisClient", "TestServers",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -122,9 +135,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Real servers (redis-server, ...) started by tests on free loopback ports. Speaks to them
+        // only through processes and sockets, so it depends on none of the clients it tests.
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: [
+                "RedisClient", "TestServers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["acgs", "GovernanceCore"],
+            dependencies: ["acgs", "GovernanceCore", "TestServers"],
             swiftSettings: swiftSettings
         ),
     ]

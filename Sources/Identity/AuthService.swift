@@ -30,6 +30,9 @@ public final class AuthService: Sendable {
         var subjectsRevokedBefore: [String: Date] = [:]
     }
 
+    /// What this replica shares with the others of its deployment (Redis); none on a single server.
+    private let sharing = Mutex<(any ValidationSharing)?>(nil)
+
     /// A bcrypt hash of a random password, verified against when a username does not exist, so that
     /// the time of a failed login does not tell whether the username exists.
     let decoyHash: String
@@ -47,6 +50,22 @@ public final class AuthService: Sendable {
         self.decoyHash = Bcrypt.hash(Credentials.random(24), cost: policy.bcryptCost)
     }
 
+    /// Shares validations and revocations with the other replicas of a deployment from now on.
+    public func share(with sharing: any ValidationSharing) {
+        self.sharing.withLock { $0 = sharing }
+    }
+
+    /// Forgets every validation this replica cached: another replica revoked something, and the next
+    /// request of each credential is checked against the store again.
+    public func dropCachedValidations() {
+        validations.removeAll()
+    }
+
+    /// Tells the other replicas that a revocation was stored.
+    func announceRevocation() async {
+        await sharing.withLock { $0 }?.revoked()
+    }
+
     // MARK: authenticating requests
 
     /// The principal behind a bearer credential (an access token or an agent's API key), and
@@ -62,6 +81,12 @@ public final class AuthService: Sendable {
                 return (cached, true)
             }
         }
+        let shared = sharing.withLock { $0 }
+        if let shared, let principal = await shared.cachedPrincipal(credentialHash: key), principal.expiresAt.map({ $0 > now }) ?? true {
+            try checkNotRevoked(principal)
+            validations.set(key, principal)
+            return (principal, true)
+        }
         let principal: Principal
         if Credentials.looksLikeAPIKey(credential) {
             principal = try await authenticateAPIKey(hash: key, now: now)
@@ -70,6 +95,7 @@ public final class AuthService: Sendable {
         }
         try checkNotRevoked(principal)
         validations.set(key, principal)
+        shared?.share(principal, credentialHash: key)
         return (principal, false)
     }
 
@@ -301,6 +327,7 @@ public final class AuthService: Sendable {
         if let claims = try? await tokens.verify(token, now: now) {
             revoked.withLock { _ = $0.tokenIds.insert(claims.tokenId) }
             try await store { try await repository.revokeAccessToken(jti: claims.tokenId, expiresAt: claims.expiresAt) }
+            await announceRevocation()
             try await recordEvent(AuthEvent(.tokenRevoked, actor: actor?.id, subject: claims.tokenId, at: now, details: ["type": "access_token"]))
         }
     }
@@ -310,18 +337,20 @@ public final class AuthService: Sendable {
         if let jti = principal.tokenId, let expiry = principal.expiresAt {
             revoked.withLock { _ = $0.tokenIds.insert(jti) }
             try await store { try await repository.revokeAccessToken(jti: jti, expiresAt: max(expiry, now)) }
+            await announceRevocation()
         }
         try await store { try await repository.revokeRefreshTokens(subjectId: principal.id, at: now) }
         try await recordEvent(AuthEvent(.logout, actor: principal.id, subject: principal.tokenId, at: now))
     }
 
     /// Refuses every credential of a subject issued until now (suspension, role change).
-    func revokeSubject(_ id: String, now: Date) {
+    func revokeSubject(_ id: String, now: Date) async {
         // Token issue times have whole seconds: cut at the second, so that a token issued right
         // after the change, in the same second, is not refused with the old ones.
         let cutoff = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         revoked.withLock { $0.subjectsRevokedBefore[id] = cutoff }
         validations.removeAll()
+        await announceRevocation()
     }
 
     /// Runs a store operation, turning its failures into a refusal rather than a crash or a leak.
@@ -349,4 +378,16 @@ extension Optional {
         guard let value = self else { return nil }
         return try await transform(value)
     }
+}
+
+/// What the replicas of a deployment share about authentication (Redis, in the Server module): an L2
+/// cache of validation results under the L1, and the news that something was revoked.
+public protocol ValidationSharing: Sendable {
+    /// A validation another replica (or this one, before a restart) cached; nil on a miss or when
+    /// the shared cache cannot be reached.
+    func cachedPrincipal(credentialHash: String) async -> Principal?
+    /// Caches a validation for the others, without making the caller wait.
+    func share(_ principal: Principal, credentialHash: String)
+    /// A revocation was stored: every replica must stop trusting what it cached.
+    func revoked() async
 }

@@ -34,7 +34,7 @@ extension AuthService {
     public func deleteAgent(id: String, by actor: String?, now: Date = Date()) async throws(AuthError) {
         guard try await store({ try await repository.agent(id: id) }) != nil else { throw .notFound("agent \(id)") }
         try await store { try await repository.deleteAgent(id: id) }
-        revokeSubject(id, now: now)
+        await revokeSubject(id, now: now)
         try await recordEvent(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "agent"]))
     }
 
@@ -52,6 +52,7 @@ extension AuthService {
     public func revokeAPIKey(id: String, by actor: String?, now: Date = Date()) async throws(AuthError) {
         guard try await store({ try await repository.revokeAPIKey(id: id, at: now) }) else { throw .notFound("API key \(id)") }
         revoked.withLock { _ = $0.apiKeyIds.insert(id) }
+        await announceRevocation()
         try await recordEvent(AuthEvent(.apiKeyRevoked, actor: actor, subject: id, at: now))
     }
 
@@ -85,7 +86,7 @@ extension AuthService {
     public func deleteUser(id: String, by actor: String?, now: Date = Date()) async throws(AuthError) {
         guard try await store({ try await repository.user(id: id) }) != nil else { throw .notFound("user \(id)") }
         try await store { try await repository.deleteUser(id: id) }
-        revokeSubject(id, now: now)
+        await revokeSubject(id, now: now)
         try await recordEvent(AuthEvent(.identityDeleted, actor: actor, subject: id, at: now, details: ["kind": "user"]))
     }
 
@@ -100,7 +101,7 @@ extension AuthService {
         let updated = user
         try await store { try await repository.updateUser(updated) }
         try await store { try await repository.revokeRefreshTokens(subjectId: userId, at: now) }
-        revokeSubject(userId, now: now)
+        await revokeSubject(userId, now: now)
         try await recordEvent(AuthEvent(.passwordChanged, actor: actor, subject: userId, at: now))
     }
 
@@ -147,17 +148,24 @@ extension AuthService {
         let generated = password == nil ? Credentials.random(24) : nil
         var username = "admin"
         if users.contains(where: { $0.username == username }) { username = "admin-" + Credentials.random(4).lowercased() }
-        _ = try await createUser(username: username, password: password ?? generated ?? "", roles: [.admin], by: "system", now: now)
+        do {
+            _ = try await createUser(username: username, password: password ?? generated ?? "", roles: [.admin], by: "system", now: now)
+        } catch .conflict(let what) {
+            // Replicas starting together on one database: another one created the admin first.
+            let now = try await store { try await repository.listUsers() }
+            if now.contains(where: { $0.roles.contains(.admin) && $0.status == .active }) { return nil }
+            throw .conflict(what)
+        }
         return (username, generated)
     }
 
     func recordChanges(_ oldStatus: IdentityStatus, _ newStatus: IdentityStatus, _ oldRoles: [Role], _ newRoles: [Role], subject: String, actor: String?, now: Date) async throws(AuthError) {
         if oldStatus != newStatus {
-            if newStatus != .active { revokeSubject(subject, now: now) }
+            if newStatus != .active { await revokeSubject(subject, now: now) }
             try await recordEvent(AuthEvent(.statusChanged, actor: actor, subject: subject, at: now, details: ["from": oldStatus.rawValue, "to": newStatus.rawValue]))
         }
         if Set(oldRoles) != Set(newRoles) {
-            revokeSubject(subject, now: now)
+            await revokeSubject(subject, now: now)
             try await recordEvent(AuthEvent(.roleChanged, actor: actor, subject: subject, at: now, details: ["roles": newRoles.map(\.rawValue).joined(separator: ",")]))
         }
     }

@@ -3,8 +3,8 @@ import GovernanceCore
 import Storage
 
 /// Who is calling: an authenticated agent or person, with the roles that authorise it.
-public struct Principal: Sendable, Hashable {
-    public enum Method: String, Sendable, Hashable { case accessToken = "access_token", apiKey = "api_key" }
+public struct Principal: Sendable, Hashable, Codable {
+    public enum Method: String, Sendable, Hashable, Codable { case accessToken = "access_token", apiKey = "api_key" }
 
     public var id: String
     public var kind: SubjectKind

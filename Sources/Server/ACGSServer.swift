@@ -1,9 +1,11 @@
 import AuditLog
+import Cache
 import Foundation
 import GovernanceCore
 import Hummingbird
 import Identity
 import Logging
+import RedisClient
 import ServiceLifecycle
 import Storage
 
@@ -16,53 +18,17 @@ public enum ACGSServer {
         return try CompiledConstitution(source: text, file: path)
     }
 
-    /// The stores a runtime was built on, to close on shutdown.
-    public struct Stores: Sendable {
-        public var identities: SQLiteIdentityRepository
-        public var audit: SQLiteAuditRepository
-        public var reviews: SQLiteReviewRepository
-        public var webhooks: SQLiteWebhookRepository
-
-        public func close() async {
-            try? await identities.close()
-            try? await audit.close()
-            try? await reviews.close()
-            try? await webhooks.close()
-        }
-    }
-
-    /// The shared core on the embedded store in the data directory: identities and the audit log
-    /// (decisions are audit entries) in `acgs.sqlite`; token signing keys in `keys/` and audit signing keys in
-    /// `audit-keys/` (owner-only). Refuses an audit store that is not the log that was signed.
-    public static func makeRuntime(_ configuration: ServerConfiguration, logger: Logger) async throws -> (GovernanceRuntime, Stores) {
+    /// The shared core over `stores` (decisions are audit entries); token signing keys in `keys/`
+    /// and audit signing keys in `audit-keys/` of the data directory (owner-only), which replicas
+    /// share. Refuses an audit store that is not the log that was signed.
+    public static func makeRuntime(
+        _ configuration: ServerConfiguration, stores: Stores, l2: L2Cache? = nil, logger: Logger
+    ) async throws -> GovernanceRuntime {
         let constitution = try loadConstitution(path: configuration.constitutionPath)
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let database = directory + "/acgs.sqlite"
-        let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
-        let audit: SQLiteAuditRepository
-        let reviews: SQLiteReviewRepository
-        let webhooks: SQLiteWebhookRepository
-        do {
-            audit = try await SQLiteAuditRepository.open(path: database, logger: logger)
-            do {
-                reviews = try await SQLiteReviewRepository.open(path: database, logger: logger)
-                do {
-                    webhooks = try await SQLiteWebhookRepository.open(path: database, logger: logger)
-                } catch {
-                    try? await reviews.close()
-                    throw error
-                }
-            } catch {
-                try? await audit.close()
-                throw error
-            }
-        } catch {
-            try? await identities.close()
-            throw error
-        }
-        let stores = Stores(identities: identities, audit: audit, reviews: reviews, webhooks: webhooks)
-        do {
+        let audit = stores.audit
+        let identities = stores.identities
             let policy = AuthPolicy()
             let keys = try await SigningKeyStore(directory: directory + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
             let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
@@ -76,25 +42,91 @@ public enum ACGSServer {
                 log: log, keys: try await AuditSigningKeys.open(dataDirectory: directory),
                 constitutionalHash: { constitution.hash })
             try await treeHeads.checkStoreAgainstLatestHead()
-            let runtime = GovernanceRuntime(
-                constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, reviews: reviews,
-                webhooks: WebhookDispatcher(repository: webhooks, logger: logger),
-                authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds),
+            return GovernanceRuntime(
+                constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
+                reviews: stores.reviews, webhooks: WebhookDispatcher(repository: stores.webhooks, logger: logger),
+                authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds), l2: l2,
                 metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
-            return (runtime, stores)
+    }
+
+    /// Runs the services until SIGTERM or SIGINT. On PostgreSQL, the connection pool is a service of
+    /// its own that starts before the governance services and stops after them. `onFirstAdmin`
+    /// receives the generated password of the first admin, when one had to be created without
+    /// `ACGS_ADMIN_PASSWORD`, so that the command line can show it once.
+    public static func run(
+        _ configuration: ServerConfiguration, adminPassword: String?, logger: Logger,
+        onFirstAdmin: @escaping @Sendable (String, String) -> Void = { _, _ in }
+    ) async throws {
+        var services: [any Service] = []
+        let database = try configuration.databaseURL.map { try PostgresStore(url: $0, logger: Logger(label: "acgs.postgres")) }
+        if let database { services.append(database) }
+        let redis = try configuration.redisURL.map { url in
+            var redis = try RedisConfiguration(url: url)
+            // The cache is worth a short wait only: past it, a lookup is a miss and the L1 carries on.
+            redis.commandTimeout = .milliseconds(250)
+            redis.connectTimeout = .milliseconds(500)
+            return RedisClient(configuration: redis, logger: Logger(label: "acgs.redis"))
+        }
+        if let redis { services.append(redis) }
+        services.append(
+            GovernanceServices(
+                configuration: configuration, database: database, redis: redis, adminPassword: adminPassword, logger: logger,
+                onFirstAdmin: onFirstAdmin))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// The governance services over one runtime: opens the stores, records the start, and runs the
+/// listeners and background work until graceful shutdown, then closes the stores.
+struct GovernanceServices: Service {
+    let configuration: ServerConfiguration
+    let database: PostgresStore?
+    let redis: RedisClient?
+    let adminPassword: String?
+    let logger: Logger
+    let onFirstAdmin: @Sendable (String, String) -> Void
+
+    func run() async throws {
+        let stores: Stores
+        if let database {
+            stores = try await Self.waitForDatabase(logger: logger) { try await Stores.postgres(database) }
+        } else {
+            stores = try await Stores.embedded(directory: configuration.dataDirectory, logger: logger)
+        }
+        do {
+            try await run(on: stores)
         } catch {
             await stores.close()
             throw error
         }
+        await stores.close()
     }
 
-    /// Runs the services. `onFirstAdmin` receives the generated password of the first admin, when
-    /// one had to be created without `ACGS_ADMIN_PASSWORD`, so that the command line can show it once.
-    public static func run(
-        _ configuration: ServerConfiguration, adminPassword: String?, logger: Logger,
-        onFirstAdmin: @Sendable (String, String) -> Void = { _, _ in }
-    ) async throws {
-        let (runtime, stores) = try await makeRuntime(configuration, logger: logger)
+    /// Replicas may start before PostgreSQL answers: wait for it a while rather than fail at once.
+    static func waitForDatabase<T>(logger: Logger, _ open: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                return try await open()
+            } catch {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else { throw error }
+                logger.warning("PostgreSQL is not available yet; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func run(on stores: Stores) async throws {
+        let runtime = try await ACGSServer.makeRuntime(configuration, stores: stores, l2: redis.map(L2Cache.init), logger: logger)
+        var sync: ReplicaSync?
+        if let redis {
+            let replicaSync = ReplicaSync(
+                redis: redis, generations: database.map(PostgresCacheGenerations.init) ?? InMemoryCacheGenerations(), auth: runtime.auth,
+                constitutionalHash: { runtime.activeHash }, reconcileInterval: .seconds(configuration.reconcileSeconds), logger: logger)
+            runtime.auth.share(with: replicaSync)
+            sync = replicaSync
+        }
         // Webhook deliveries left in the outbox when the server last stopped go out now.
         try await runtime.reviews.webhooks?.resume()
         // The start and the constitution in force are the first entries of every run.
@@ -119,19 +151,23 @@ public enum ACGSServer {
                 "constitutional_hash": "\(runtime.activeHash)", "version": "\(runtime.constitution.version)",
                 "rules": "\(runtime.constitution.ruleCount)",
             ])
-        var services: [any Service] = [
-            SQLiteCheckpointer(repository: stores.audit, logger: logger), AuthMaintenance(auth: runtime.auth, logger: logger),
-            TreeHeadSigningService(signer: runtime.treeHeads, logger: logger),
+        var services: [any Service] = stores.services + [
+            AuthMaintenance(auth: runtime.auth, logger: logger),
+            TreeHeadSigningService(signer: runtime.treeHeads, logger: logger, leadership: database.map(PostgresLeadership.treeHeadSigner)),
             ReviewDeadlineService(desk: runtime.reviews, logger: logger),
         ]
+        if let sync { services.append(sync) }
         for service in configuration.services {
             let port = configuration.port(of: service)
             services.append(buildApplication(service: service, runtime: runtime, host: configuration.host, port: port, logger: logger))
             logger.info("service listening", metadata: ["service": "\(service.rawValue)", "address": "\(configuration.host):\(port)"])
         }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        await stores.close()
+        // A group of its own, shut down gracefully when the outer group is.
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 }

@@ -170,21 +170,10 @@ enum AuditFiles {
         }
     }
 
-    /// Runs `body` on the store of `dataDir`, which must exist, closing it however `body` ends.
-    static func withStore<T>(_ dataDir: String, _ body: (SQLiteAuditRepository) async throws -> T) async throws -> T {
-        let path = dataDir + "/acgs.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else { throw InputError("no store at '\(path)'") }
-        var logger = Logger(label: "acgs.audit")
-        logger.logLevel = .warning
-        let store = try await SQLiteAuditRepository.open(path: path, logger: logger)
-        do {
-            let result = try await body(store)
-            try? await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+    /// Runs `body` on the audit store of `dataDir` (which must exist) or of PostgreSQL, closing it
+    /// however `body` ends.
+    static func withStore<T>(_ dataDir: String, _ body: (any AuditRepository) async throws -> T) async throws -> T {
+        try await OfflineStores.with(dataDir: dataDir, mustExist: true) { try await body($0.audit) }
     }
 }
 

@@ -12,28 +12,32 @@ import Storage
 /// continues after them).
 struct Offline {
     let auth: AuthService
-    let identities: SQLiteIdentityRepository
-    let audit: SQLiteAuditRepository
+    let stores: Stores
     let keys: SigningKeyStore
 
-    static func open(dataDir: String) async throws -> Offline {
+    /// Runs `body` on the offline store of `dataDir` (or PostgreSQL, see `OfflineStores`). Failures of
+    /// the identity operations are input errors (exit status 3).
+    static func run(dataDir: String, _ body: (Offline) async throws -> Void) async throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var logger = Logger(label: "acgs")
-        logger.logLevel = .warning
-        let identities = try await SQLiteIdentityRepository.open(path: dataDir + "/acgs.sqlite", logger: logger)
-        let audit = try await SQLiteAuditRepository.open(path: dataDir + "/acgs.sqlite", logger: logger)
-        let log = try await AuditLogWriter.open(repository: audit)
-        let hash = try await lastActivatedConstitution(audit) ?? ReferenceConstitution.hash
-        let policy = AuthPolicy()
-        let keys = try await SigningKeyStore(directory: dataDir + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
-        let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
-        let auth = AuthService(
-            repository: identities, tokens: tokens, events: AuditAuthEventSink(log: log, constitutionalHash: { hash }), policy: policy) { hash }
-        return Offline(auth: auth, identities: identities, audit: audit, keys: keys)
+        try await OfflineStores.with(dataDir: dataDir) { stores in
+            let log = try await AuditLogWriter.open(repository: stores.audit)
+            let hash = try await lastActivatedConstitution(stores.audit) ?? ReferenceConstitution.hash
+            let policy = AuthPolicy()
+            let keys = try await SigningKeyStore(directory: dataDir + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
+            let tokens = await TokenService(keys: keys, issuer: policy.issuer, audience: policy.audience, lifetime: policy.accessTokenLifetime)
+            let auth = AuthService(
+                repository: stores.identities, tokens: tokens, events: AuditAuthEventSink(log: log, constitutionalHash: { hash }), policy: policy
+            ) { hash }
+            do {
+                try await body(Offline(auth: auth, stores: stores, keys: keys))
+            } catch {
+                throw error is InputError ? error : InputError("\(error)")
+            }
+        }
     }
 
-    /// The constitution a server last activated on this data directory, for the entries written here.
-    static func lastActivatedConstitution(_ audit: SQLiteAuditRepository) async throws -> String? {
+    /// The constitution a server last activated on this store, for the entries written here.
+    static func lastActivatedConstitution(_ audit: any AuditRepository) async throws -> String? {
         var query = AuditEntryQuery(limit: 1_000, type: .constitution)
         var last: StoredAuditEntry?
         while true {
@@ -42,24 +46,6 @@ struct Offline {
             query.after = final.index
         }
         return last.flatMap { try? AuditEntry(text: $0.text) }?.event.constitutionalHash
-    }
-
-    func close() async {
-        try? await identities.close()
-        try? await audit.close()
-    }
-
-    /// Runs `body` on the offline store of `dataDir`, closing it however `body` ends. Failures of
-    /// the identity operations are input errors (exit status 3).
-    static func run(dataDir: String, _ body: (Offline) async throws -> Void) async throws {
-        let offline = try await open(dataDir: dataDir)
-        do {
-            try await body(offline)
-        } catch {
-            await offline.close()
-            throw error is InputError ? error : InputError("\(error)")
-        }
-        await offline.close()
     }
 
     static func roles(_ names: [String]) throws -> [Role] {

@@ -64,7 +64,7 @@ public struct Violation: Sendable, Codable, Hashable {
 }
 
 /// The full judgement of one input under one constitution: deterministic, so cacheable.
-public struct Evaluation: Sendable, Hashable {
+public struct Evaluation: Sendable, Hashable, Codable {
     public var outcome: Outcome
     /// Every matching rule in constitution order: denials, escalations and warnings.
     public var violations: [Violation]

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RedisClient
+import Storage
 import Yams
 
 /// Everything `acgs serve` can be told. Defaults are the embedded deployment; a YAML file
@@ -16,6 +18,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// When set, `/metrics` answers only an admin or an auditor (Bearer), instead of anyone.
     public var metricsRequireAuth = false
+    /// PostgreSQL instead of the embedded SQLite store: `postgres://user:password@host:port/database`.
+    public var databaseURL: String?
+    /// Redis as the L2 cache and the invalidation channel between replicas: `redis://[:password@]host:port/db`.
+    public var redisURL: String?
+    /// How often a replica re-reads from PostgreSQL what an invalidation message would have told it,
+    /// so that a missed message cannot leave it wrong for longer.
+    public var reconcileSeconds = 5
 
     public init() {}
 
@@ -38,7 +47,10 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The keys a configuration file may hold, as `section.key`, with their environment variable.
     public static var keys: [String] {
-        ["host", "services", "data_dir", "constitution", "log_level", "cache.max_entries", "cache.ttl_seconds", "metrics.require_auth"]
+        [
+            "host", "services", "data_dir", "constitution", "log_level", "cache.max_entries", "cache.ttl_seconds", "metrics.require_auth",
+            "database.url", "redis.url", "cache.reconcile_seconds",
+        ]
             + ServiceName.allCases.map { "ports.\($0.configKey)" }
     }
 
@@ -85,6 +97,22 @@ public struct ServerConfiguration: Sendable, Equatable {
             cacheMaxEntries = try integer(1...10_000_000)
         case "cache.ttl_seconds":
             cacheTTLSeconds = try integer(1...86_400)
+        case "cache.reconcile_seconds":
+            reconcileSeconds = try integer(1...3_600)
+        case "database.url":
+            do {
+                _ = try PostgresLocation(url: raw)
+            } catch {
+                throw fail("\(error.description) (the URL itself is not repeated here: it may hold a password)")
+            }
+            databaseURL = raw
+        case "redis.url":
+            do {
+                _ = try RedisConfiguration(url: raw)
+            } catch {
+                throw fail("\(error) (the URL itself is not repeated here: it may hold a password)")
+            }
+            redisURL = raw
         case "metrics.require_auth":
             switch raw.lowercased() {
             case "true", "yes", "1": metricsRequireAuth = true
@@ -122,7 +150,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             let full = prefix + key
             let value = mapping[key]
             if let nested = value as? [String: Any] {
-                guard ["cache", "ports", "metrics"].contains(full) else {
+                guard ["cache", "ports", "metrics", "database", "redis"].contains(full) else {
                     throw Error(key: full, source: file, message: "unknown section (known keys: \(Self.keys.joined(separator: ", ")))")
                 }
                 try apply(mapping: nested, prefix: full + ".", file: file)

@@ -84,6 +84,11 @@ struct HealthController {
             results["identity_store"] = .string("unavailable")
             ready = false
         }
+        // Losing Redis degrades the deployment to each replica's L1 cache; decisions go on, so the
+        // replica stays ready and says so.
+        if let l2 = runtime.l2 {
+            results["cache_l2"] = .string(l2.isAvailable ? "ok" : "degraded: Redis unavailable, serving from the L1 cache")
+        }
         return (ready, results)
     }
 }

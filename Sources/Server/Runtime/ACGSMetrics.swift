@@ -1,3 +1,4 @@
+import Cache
 import GovernanceCore
 import Prometheus
 import Synchronization
@@ -14,14 +15,15 @@ public final class ACGSMetrics: Sendable {
 
     private let requestMetrics = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
     private let decisionCounters: [Outcome: Counter]
-    private let cacheHitRate: Gauge
+    private let cacheHitRate: [CacheTier: Gauge]
     private let complianceRate: Gauge
     private let reviewsOpened: [Bool: Counter]
     private let reviewOutcomes = Mutex<[String: Counter]>([:])
     private let reviewTimeToDecision: DurationHistogram
     private let reviewQueueDepth: Gauge
     private let governed = Atomic<Int>(0)
-    private let cacheHits = Atomic<Int>(0)
+    private let l1Hits = Atomic<Int>(0)
+    private let l2Hits = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
 
     /// Buckets around the latency budget: sub-millisecond resolution up to the guide's 5 ms alert.
@@ -40,9 +42,14 @@ public final class ACGSMetrics: Sendable {
                 labels: [("decision", outcome.rawValue)])
         }
         decisionCounters = counters
-        cacheHitRate = registry.makeGauge(
-            descriptor: .init(namespace: "acgs", metricName: "cache_hit", unitName: "rate", helpText: "Share of decisions answered from the cache"),
-            labels: [("tier", "l1")])
+        var rates: [CacheTier: Gauge] = [:]
+        for tier in [CacheTier.l1, .l2] {
+            rates[tier] = registry.makeGauge(
+                descriptor: .init(
+                    namespace: "acgs", metricName: "cache_hit", unitName: "rate", helpText: "Share of decisions answered from each cache tier"),
+                labels: [("tier", tier.rawValue)])
+        }
+        cacheHitRate = rates
         complianceRate = registry.makeGauge(
             descriptor: .init(
                 namespace: "acgs", metricName: "constitutional_compliance", unitName: "rate",
@@ -110,13 +117,15 @@ public final class ACGSMetrics: Sendable {
         histogram.record(duration)
     }
 
-    /// Counts a decision; the hit rate is the share of decisions answered from the cache.
-    func recordDecision(_ outcome: Outcome, cacheHit: Bool) {
+    /// Counts a decision; each tier's hit rate is the share of decisions it answered (`tier` nil: a miss).
+    func recordDecision(_ outcome: Outcome, tier: CacheTier?) {
         decisionCounters[outcome]?.increment()
         let ok = governed.add(1, ordering: .relaxed).newValue
-        let hits = cacheHit ? cacheHits.add(1, ordering: .relaxed).newValue : cacheHits.load(ordering: .relaxed)
+        let l1 = tier == .l1 ? l1Hits.add(1, ordering: .relaxed).newValue : l1Hits.load(ordering: .relaxed)
+        let l2 = tier == .l2 ? l2Hits.add(1, ordering: .relaxed).newValue : l2Hits.load(ordering: .relaxed)
         complianceRate.set(to: Double(ok) / Double(ok + failed.load(ordering: .relaxed)))
-        cacheHitRate.set(to: Double(hits) / Double(ok))
+        cacheHitRate[.l1]?.set(to: Double(l1) / Double(ok))
+        cacheHitRate[.l2]?.set(to: Double(l2) / Double(ok))
     }
 
     /// A governed request that could not be decided and recorded (the store failed, or the

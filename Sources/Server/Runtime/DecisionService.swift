@@ -1,4 +1,5 @@
 import AuditLog
+import Cache
 import Crypto
 import Foundation
 import GovernanceCore
@@ -57,10 +58,10 @@ struct DecisionService: Sendable {
         body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         let key = "raw:\(constitution.hash):" + Digest.hex(hasher.finalize())
         let entry: CachedEvaluation
-        var hit = false
+        var tier: CacheTier?
         if let cached = runtime.cache.get(key) {
             entry = cached
-            hit = true
+            tier = .l1
         } else {
             let json: JSONValue
             do {
@@ -72,33 +73,42 @@ struct DecisionService: Sendable {
             let (input, principles) = try parse(json, constitution)
             // The same input written differently (spacing, key order) shares the canonical entry.
             let canonicalKey = Self.canonicalKey(input, principles: principles, constitution: constitution)
-            if let canonical = runtime.cache.get(canonicalKey) {
-                entry = canonical
-                hit = true
-            } else {
-                entry = Self.evaluate(input, principles: principles, under: constitution)
-                runtime.cache.set(canonicalKey, entry)
-            }
+            (entry, tier) = await lookUp(canonicalKey, input: input, principles: principles, constitution: constitution)
             runtime.cache.set(key, entry)
         }
-        return try await record([(entry, hit, start)], agent: agent, constitution: constitution)[0]
+        return try await record([(entry, tier, start)], agent: agent, constitution: constitution)[0]
+    }
+
+    /// The evaluation of an input from the L1, else the L2 (another replica, or this one before a
+    /// restart, judged it), else evaluated now and cached in both.
+    private func lookUp(
+        _ canonicalKey: String, input: JudgedInput, principles: Set<String>?, constitution: CompiledConstitution
+    ) async -> (CachedEvaluation, CacheTier?) {
+        if let cached = runtime.cache.get(canonicalKey) { return (cached, .l1) }
+        if let l2 = runtime.l2, let text = await l2.get(.policyDecisions, hash: constitution.hash, key: canonicalKey),
+            let shared = try? JSONDecoder().decode(CachedEvaluation.self, from: Data(text.utf8))
+        {
+            runtime.cache.set(canonicalKey, shared)
+            return (shared, .l2)
+        }
+        let entry = Self.evaluate(input, principles: principles, under: constitution)
+        runtime.cache.set(canonicalKey, entry)
+        if let l2 = runtime.l2, let data = try? JSONEncoder().encode(entry) {
+            l2.set(.policyDecisions, hash: constitution.hash, key: canonicalKey, value: String(decoding: data, as: UTF8.self))
+        }
+        return (entry, nil)
     }
 
     /// Judges several inputs; all are stored in one batch, all or none.
     func decide(_ inputs: [(JudgedInput, Set<String>?)]) async throws -> [Decision] {
         let constitution = runtime.constitution
-        var judged: [(CachedEvaluation, Bool, ContinuousClock.Instant)] = []
+        var judged: [(CachedEvaluation, CacheTier?, ContinuousClock.Instant)] = []
         judged.reserveCapacity(inputs.count)
         for (input, principles) in inputs {
             let start = ContinuousClock.now
             let key = Self.canonicalKey(input, principles: principles, constitution: constitution)
-            if let cached = runtime.cache.get(key) {
-                judged.append((cached, true, start))
-            } else {
-                let entry = Self.evaluate(input, principles: principles, under: constitution)
-                runtime.cache.set(key, entry)
-                judged.append((entry, false, start))
-            }
+            let (entry, tier) = await lookUp(key, input: input, principles: principles, constitution: constitution)
+            judged.append((entry, tier, start))
         }
         return try await record(judged, agent: inputs.first?.0.agent ?? .null, constitution: constitution)
     }
@@ -132,7 +142,7 @@ struct DecisionService: Sendable {
     /// Records the decisions in the audit log (one group commit, all or none) and counts them.
     /// Nothing is answered before the entries are durable.
     private func record(
-        _ judged: [(entry: CachedEvaluation, cacheHit: Bool, start: ContinuousClock.Instant)], agent: JSONValue,
+        _ judged: [(entry: CachedEvaluation, tier: CacheTier?, start: ContinuousClock.Instant)], agent: JSONValue,
         constitution: CompiledConstitution
     ) async throws -> [Decision] {
         var decisions: [Decision] = []
@@ -140,14 +150,14 @@ struct DecisionService: Sendable {
         decisions.reserveCapacity(judged.count)
         events.reserveCapacity(judged.count)
         let agentId = agent["id"].stringValue
-        for (entry, cacheHit, start) in judged {
+        for (entry, tier, start) in judged {
             let elapsed = ContinuousClock.now - start
             let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
             let id = runtime.decisionIDs.next()
             decisions.append(
                 Decision(
                     id: id, evaluation: entry.evaluation, violations: entry.violationsJSON, constitutionHash: constitution.hash,
-                    constitutionVersion: constitution.version, cacheHit: cacheHit, validationMicroseconds: micros,
+                    constitutionVersion: constitution.version, cacheHit: tier != nil, validationMicroseconds: micros,
                     evaluationJSON: entry.evaluationJSON))
             events.append(Self.auditEvent(id: id, entry: entry, agentId: agentId, constitution: constitution))
         }
@@ -161,7 +171,7 @@ struct DecisionService: Sendable {
         }
         for i in decisions.indices {
             decisions[i].auditIndex = indices[i]
-            runtime.metrics.recordDecision(decisions[i].evaluation.outcome, cacheHit: decisions[i].cacheHit)
+            runtime.metrics.recordDecision(decisions[i].evaluation.outcome, tier: judged[i].tier)
         }
         // An escalation is only useful with a person to ask: each opens a review request.
         for (i, (entry, _, _)) in judged.enumerated() where entry.evaluation.outcome == .escalate {

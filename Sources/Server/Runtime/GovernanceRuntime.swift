@@ -17,6 +17,8 @@ public final class GovernanceRuntime: Sendable {
     public let reviews: ReviewDesk
     public let auth: AuthService
     public let cache: LRUCache<String, CachedEvaluation>
+    /// The Redis tier under `cache`, when the deployment has Redis.
+    public let l2: L2Cache?
     public let metrics: ACGSMetrics
     public let logger: Logger
     public let startedAt: ContinuousClock.Instant = .now
@@ -30,9 +32,10 @@ public final class GovernanceRuntime: Sendable {
         tokens: TokenService, reviews: any ReviewRepository = InMemoryReviewRepository(), reviewPolicy: ReviewPolicy = ReviewPolicy(),
         webhooks: WebhookDispatcher = WebhookDispatcher(repository: InMemoryWebhookRepository()),
         authEvents: (any AuthEventSink)? = nil, authPolicy: AuthPolicy = AuthPolicy(), cacheCapacity: Int = 10_000,
-        cacheTTL: Duration = .seconds(300), metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
+        cacheTTL: Duration = .seconds(300), l2: L2Cache? = nil, metrics: ACGSMetrics = ACGSMetrics(), metricsRequireAuth: Bool = false,
         logger: Logger = Logger(label: "acgs")
     ) {
+        self.l2 = l2
         self.metricsRequireAuth = metricsRequireAuth
         let active = ActiveConstitution(constitution)
         self.active = active
@@ -83,13 +86,46 @@ final class ActiveConstitution: Sendable {
 
 /// What the cache keeps for an input: the evaluation and what the decision record needs, so that a
 /// hit neither evaluates nor masks again.
-public struct CachedEvaluation: Sendable {
+public struct CachedEvaluation: Sendable, Codable {
     public var evaluation: Evaluation
     public var inputDigest: String
     public var maskedInput: String
     public var violationsJSON: JSONValue
     public var violationsText: String
     public var evaluationJSON: String
+
+    init(evaluation: Evaluation, inputDigest: String, maskedInput: String, violationsJSON: JSONValue, violationsText: String, evaluationJSON: String) {
+        self.evaluation = evaluation
+        self.inputDigest = inputDigest
+        self.maskedInput = maskedInput
+        self.violationsJSON = violationsJSON
+        self.violationsText = violationsText
+        self.evaluationJSON = evaluationJSON
+    }
+
+    // In the L2 the violations are kept once, as text; their JSON value is parsed back from it.
+    enum CodingKeys: String, CodingKey {
+        case evaluation, inputDigest, maskedInput, violationsText, evaluationJSON
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        evaluation = try c.decode(Evaluation.self, forKey: .evaluation)
+        inputDigest = try c.decode(String.self, forKey: .inputDigest)
+        maskedInput = try c.decode(String.self, forKey: .maskedInput)
+        violationsText = try c.decode(String.self, forKey: .violationsText)
+        evaluationJSON = try c.decode(String.self, forKey: .evaluationJSON)
+        violationsJSON = try JSONValue.parse(violationsText)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(evaluation, forKey: .evaluation)
+        try c.encode(inputDigest, forKey: .inputDigest)
+        try c.encode(maskedInput, forKey: .maskedInput)
+        try c.encode(violationsText, forKey: .violationsText)
+        try c.encode(evaluationJSON, forKey: .evaluationJSON)
+    }
 }
 
 /// Decision ids: unique across processes (a random instance prefix) and cheap within one (a

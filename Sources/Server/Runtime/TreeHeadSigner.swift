@@ -29,8 +29,10 @@ public actor TreeHeadSigner {
         self.latest = try await log.repository.latestHead()
     }
 
-    /// The newest signed head; the first is signed on demand.
+    /// The newest signed head; the first is signed on demand. On a shared store, read from the store,
+    /// since another replica may have signed since.
     public func latestHead() async throws -> SignedTreeHead {
+        if log.isShared, let stored = try await log.repository.latestHead() { latest = stored }
         if let latest { return latest }
         return try await sign()
     }
@@ -48,21 +50,28 @@ public actor TreeHeadSigner {
     }
 
     private func signNow() async throws -> SignedTreeHead {
-        let (size, root) = await log.head()
+        let (size, root) = try await log.storedHead()
         let timestamp = AuditClock.format(now())
         let hash = constitutionalHash()
         let (keyId, signature) = try await keys.sign { keyId in
             SignedTreeHead.signedBytes(treeSize: size, rootHash: root, timestamp: timestamp, constitutionalHash: hash, keyId: keyId)
         }
         let head = SignedTreeHead(treeSize: size, rootHash: root, timestamp: timestamp, constitutionalHash: hash, keyId: keyId, signature: signature)
-        try await log.repository.appendHead(head)
+        do {
+            try await log.repository.appendHead(head)
+        } catch AuditStoreError.staleHead {
+            // Another replica stored a head over more entries meanwhile: that one is the newest.
+            if let stored = try await log.repository.latestHead() { latest = stored }
+            return latest ?? head
+        }
         latest = head
         return head
     }
 
     /// Signs a head if the log grew since the last one.
     public func signIfGrown() async throws {
-        let (size, _) = await log.head()
+        let size = log.isShared ? try await log.repository.size() : await log.head().size
+        if log.isShared, latest == nil { latest = try await log.repository.latestHead() }
         if size != latest?.treeSize { try await sign() }
     }
 
@@ -91,14 +100,24 @@ public struct AuditIntegrityError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The signing loop as a service of the application's lifecycle.
+/// The signing loop as a service of the application's lifecycle. With replicas, only the one that
+/// holds the signer's lock runs it (`leadership`); the others take over when it goes.
 struct TreeHeadSigningService: Service {
     let signer: TreeHeadSigner
     let logger: Logger
+    var leadership: PostgresLeadership?
     /// Under a second, so that a head follows new entries within a second.
     var interval: Duration = .milliseconds(500)
 
     func run() async throws {
+        if let leadership {
+            await leadership.run(logger: logger) { await signWhileRunning() }
+        } else {
+            await signWhileRunning()
+        }
+    }
+
+    private func signWhileRunning() async {
         await repeatUntilShutdown(every: interval) {
             do {
                 try await signer.signIfGrown()

@@ -1,4 +1,4 @@
 extension PostgresMigration {
     /// The schema of every PostgreSQL repository, in the order it grew.
-    public static let all: [PostgresMigration] = [PostgresAuditRepository.migration]
+    public static let all: [PostgresMigration] = [PostgresAuditRepository.migration, PostgresCacheGenerations.migration]
 }

@@ -1,0 +1,112 @@
+import Logging
+import RedisClient
+import ServiceLifecycle
+import TestServers
+import Testing
+
+@Suite("Timeouts, outages and recovery")
+struct RedisFailureTests {
+    @Test("a server that does not answer: the command times out, and the pool is not poisoned")
+    func commandTimeout() async throws {
+        try await RedisServer.withServer { server in
+            var configuration = try testConfiguration(server)
+            configuration.commandTimeout = .milliseconds(300)
+            configuration.poolSize = 2
+            try await withClient(configuration) { client in
+                for n in 0..<2 { try await client.set("k\(n)", "v\(n)") }
+
+                await server.pause()
+                let (elapsed, error) = await timed { _ = try await client.get("k0") }
+                await server.resume()
+                #expect(error as? RedisError == .timeout(.milliseconds(300)))
+                #expect(elapsed < .seconds(2), "took \(elapsed)")
+                #expect(!client.isHealthy)
+                #expect(client.lastError == .timeout(.milliseconds(300)))
+
+                // The late reply to the timed-out GET must not be taken for another command's.
+                for round in 0..<6 {
+                    for n in 0..<2 { #expect(try await client.get("k\(n)") == "v\(n)", "round \(round)") }
+                }
+                #expect(client.isHealthy)
+            }
+        }
+    }
+
+    @Test("a connection whose command timed out is closed")
+    func timedOutConnectionCloses() async throws {
+        try await RedisServer.withServer { server in
+            var configuration = try testConfiguration(server)
+            configuration.commandTimeout = .milliseconds(200)
+            let connection = try await RedisConnection.connect(configuration: configuration)
+            await server.pause()
+            let error = await #expect(throws: RedisError.self) { try await connection.send(["PING"]) }
+            await server.resume()
+            #expect(error == .timeout(.milliseconds(200)))
+            try await waitUntil("the connection is closed", timeout: .seconds(2)) { !connection.isActive }
+            // Refused by the closed connection, not left to time out.
+            let afterwards = await #expect(throws: RedisError.self) { try await connection.send(["PING"]) }
+            #expect(afterwards == .connectionClosed)
+        }
+    }
+
+    @Test("Redis killed: calls fail fast; restarted on the same port: the same client works again")
+    func killAndRestart() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(try testConfiguration(server)) { client in
+                for n in 0..<8 { try await client.set("k\(n)", "v") }  // every pooled connection is up
+                #expect(client.isHealthy)
+
+                await server.kill()
+                let (elapsed, _) = await timed {
+                    for _ in 0..<20 {
+                        await #expect(throws: RedisError.self) { try await client.ping() }
+                    }
+                }
+                #expect(elapsed < .seconds(2), "20 failing calls took \(elapsed)")
+                #expect(!client.isHealthy)
+                switch client.lastError {
+                case .connectionFailed?, .connectionClosed?: break
+                case let other: Issue.record("unexpected last error \(String(describing: other))")
+                }
+
+                try await server.restart()
+                try await waitUntil("the client reconnects") { (try? await client.ping()) != nil }
+                // Every pooled connection recovers, not only one.
+                for n in 0..<8 { try await client.set("k\(n)", "again") }
+                #expect(client.isHealthy)
+                #expect(client.lastError == nil)
+            }
+        }
+    }
+
+    @Test("no server at all: a clear connection error at once")
+    func nothingListening() async throws {
+        let server = try await RedisServer.start()
+        let configuration = try testConfiguration(server)
+        await server.stop()
+        try await withClient(configuration) { client in
+            let (elapsed, error) = await timed { try await client.ping() }
+            guard case .connectionFailed(let reason)? = error as? RedisError else {
+                Issue.record("expected a connection failure, got \(String(describing: error))")
+                return
+            }
+            #expect(reason.contains("127.0.0.1:\(server.port)"))
+            #expect(elapsed < .seconds(1), "took \(elapsed)")
+        }
+    }
+
+    @Test("as a service: healthy while running, closed after graceful shutdown")
+    func service() async throws {
+        try await RedisServer.withServer { server in
+            let client = RedisClient(configuration: try testConfiguration(server), logger: Logger(label: "redis-test"))
+            let group = ServiceGroup(services: [client], logger: Logger(label: "redis-test"))
+            let running = Task { try await group.run() }
+            try await waitUntil("the first health check") { client.isHealthy }
+            let messages = client.subscribe(channels: ["events"])
+            await group.triggerGracefulShutdown()
+            try await running.value
+            for await _ in messages {}  // ends: shutdown ends subscriptions
+            await #expect(throws: RedisError.clientClosed) { try await client.ping() }
+        }
+    }
+}
