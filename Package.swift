@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "acgs",
             dependencies: [
-                "GovernanceCore", "Server", "Storage", "Identity", "AuditLog",
+                "GovernanceCore", "Server", "Storage", "Identity", "AuditLog", "Cache", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

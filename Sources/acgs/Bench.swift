@@ -1,10 +1,12 @@
 import ArgumentParser
 import AuditLog
+import Cache
 import Foundation
 import GovernanceCore
 import Hummingbird
 import Identity
 import Logging
+import RedisClient
 import Server
 import ServiceLifecycle
 import Storage
@@ -152,7 +154,25 @@ struct Bench: AsyncParsableCommand {
         logger.logLevel = .warning
         var configuration = ServerConfiguration()
         configuration.dataDirectory = directory
-        let (runtime, stores) = try await ACGSServer.makeRuntime(configuration, logger: logger)
+        // The same backends as a server given ACGS_DATABASE_URL and ACGS_REDIS_URL.
+        let environment = ProcessInfo.processInfo.environment
+        configuration.databaseURL = environment["ACGS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.redisURL = environment["ACGS_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var backgroundServices: [any Service] = []
+        let database = try configuration.databaseURL.map { try PostgresStore(url: $0, logger: logger) }
+        let pool = Task { await database?.run() }
+        defer { pool.cancel() }
+        let redis = try configuration.redisURL.map { try RedisClient(url: $0, logger: logger) }
+        if let redis { backgroundServices.append(redis) }
+        let stores: Stores
+        if let database {
+            stores = try await Stores.postgres(database)
+        } else {
+            stores = try await Stores.embedded(directory: directory, logger: logger)
+        }
+        backgroundServices += stores.services
+        let runtime = try await ACGSServer.makeRuntime(configuration, stores: stores, l2: redis.map(L2Cache.init), logger: logger)
+        print("\nstore: \(database.map { "PostgreSQL \($0.location)" } ?? "SQLite (embedded)"); cache: L1\(redis == nil ? " only" : " + Redis L2")")
         let store = stores.audit
         let barePort = portBase, validatePort = portBase + 1, authPort = portBase + 3
         // An agent and its key, as a real client would have; the key is exchanged for a token too.
@@ -167,10 +187,9 @@ struct Bench: AsyncParsableCommand {
 
         let body = CanonicalJSON.encode(BenchInputs.httpBody)
         let hash = runtime.activeHash
-        let checkpointer = SQLiteCheckpointer(repository: store, logger: logger)
         // Stopped gracefully at the end: cancelling servers with connections still open trips NIO's checks.
         let services = ServiceGroup(
-            configuration: .init(services: [bare, full, authApp, hitlApp, checkpointer], gracefulShutdownSignals: [], logger: logger))
+            configuration: .init(services: [bare, full, authApp, hitlApp] + backgroundServices, gracefulShutdownSignals: [], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await Task.sleep(for: .milliseconds(500))

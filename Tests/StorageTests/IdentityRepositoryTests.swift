@@ -4,14 +4,14 @@ import Testing
 
 @testable import Storage
 
-/// The two stores, which must behave alike: every test in the first suite runs on both.
+/// The stores, which must behave alike: every test in the first suite runs on each.
 enum IdentityBackend: String, CaseIterable, CustomTestStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, postgres
 
     var testDescription: String { rawValue }
 
-    /// Runs `body` on a fresh store, in a directory of its own for SQLite.
-    func withStore(_ body: (any IdentityRepository) async throws -> Void) async throws {
+    /// Runs `body` on a fresh store, in a directory (SQLite) or a database (PostgreSQL) of its own.
+    func withStore(_ body: @Sendable (any IdentityRepository) async throws -> Void) async throws {
         switch self {
         case .memory:
             try await body(InMemoryIdentityRepository())
@@ -26,11 +26,13 @@ enum IdentityBackend: String, CaseIterable, CustomTestStringConvertible {
                 throw error
             }
             try await repo.close()
+        case .postgres:
+            try await withPostgres { store in try await body(PostgresIdentityRepository(store: store)) }
         }
     }
 }
 
-/// Fixtures. Dates are whole milliseconds, which both stores keep exactly (see `StoredDate`).
+/// Fixtures. Dates are whole milliseconds, which every store keeps exactly (see `StoredDate`).
 enum Fixture {
     static func at(_ seconds: Int, ms: Int = 0) -> Date {
         Date(timeIntervalSince1970: Double(1_800_000_000_000 + seconds * 1000 + ms) / 1000)
@@ -59,7 +61,7 @@ enum Fixture {
     }
 }
 
-@Suite("Identity store, both backends")
+@Suite("Identity store, every backend")
 struct IdentityRepositoryTests {
     typealias F = Fixture
 

@@ -9,13 +9,22 @@ import Testing
 func withPostgres<T: Sendable>(
     migrations: [PostgresMigration] = PostgresMigration.all, _ body: @Sendable (PostgresStore) async throws -> T
 ) async throws -> T {
-    let url = try PostgresServer.shared().freshDatabase()
+    let url = try await freshPostgresDatabase()
     let database = try PostgresStore(url: url, maximumConnections: 4)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await database.run() }
         defer { group.cancelAll() }
         try await database.migrate(migrations)
         return try await body(database)
+    }
+}
+
+/// The URL of a new, empty database. Creating it waits for `psql` (and the first call for the
+/// cluster to start): on a thread of its own, not on one of the few threads that tasks share, where
+/// it would stall the timers of every test running meanwhile.
+func freshPostgresDatabase() async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try PostgresServer.shared().freshDatabase() }) }
     }
 }
 
@@ -33,7 +42,7 @@ final class RunningPostgres: Sendable {
 
     /// A migrated database of its own.
     static func fresh() async throws -> RunningPostgres {
-        let running = try await connect(to: try PostgresServer.shared().freshDatabase())
+        let running = try await connect(to: try await freshPostgresDatabase())
         try await running.store.migrate()
         return running
     }
@@ -91,7 +100,7 @@ struct PostgresStoreTests {
     @Test func aStoppedServerIsATimeoutNotAHang() async throws {
         // A database on a port where nothing listens: every call fails within the deadline.
         let database = try PostgresStore(url: "postgres://acgs@127.0.0.1:\(try FreePort.next())/none", timeout: .milliseconds(300))
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             defer { group.cancelAll() }
             let start = ContinuousClock.now

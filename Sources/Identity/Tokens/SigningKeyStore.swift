@@ -134,6 +134,19 @@ public actor SigningKeyStore {
         return (active.kid, keys)
     }
 
+    /// The public key for `kid`; an unknown `kid` makes the directory be read again first (at most
+    /// once a second), since another replica sharing it may have rotated.
+    func verificationKeyReloadingIfUnknown(for kid: String) -> Curve25519.Signing.PublicKey? {
+        if let key = verificationKey(for: kid) { return key }
+        let at = now()
+        guard lastUnknownKidReload.map({ at.timeIntervalSince($0) >= 1 }) ?? true else { return nil }
+        lastUnknownKidReload = at
+        try? reload()
+        return verificationKey(for: kid)
+    }
+
+    private var lastUnknownKidReload: Date?
+
     /// The public key for `kid`, if it is active or retired but not yet past its lifetime.
     func verificationKey(for kid: String) -> Curve25519.Signing.PublicKey? {
         if ring.active.kid == kid { return ring.active.publicKey }

@@ -53,7 +53,7 @@ public final class TokenService: Sendable {
         guard header.alg == "EdDSA" else { throw .unsupportedAlgorithm }
         // Critical extensions we do not implement must make the token invalid (RFC 7515 §4.1.11).
         guard header.crit == nil else { throw .malformed }
-        guard let kid = header.kid, let publicKey = await keys.verificationKey(for: kid) else { throw .unknownKey }
+        guard let kid = header.kid, let publicKey = await keys.verificationKeyReloadingIfUnknown(for: kid) else { throw .unknownKey }
 
         let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
         guard publicKey.isValidSignature(signature, for: signingInput) else { throw .badSignature }

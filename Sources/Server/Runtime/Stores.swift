@@ -11,7 +11,7 @@ public struct Stores: Sendable {
     public var reviews: any ReviewRepository
     public var webhooks: any WebhookRepository
     /// Work the backend needs while the server runs (SQLite's checkpoints).
-    var services: [any Service]
+    public var services: [any Service]
     private let closeAll: @Sendable () async -> Void
 
     public func close() async { await closeAll() }

@@ -1,4 +1,10 @@
 extension PostgresMigration {
     /// The schema of every PostgreSQL repository, in the order it grew.
-    public static let all: [PostgresMigration] = [PostgresAuditRepository.migration, PostgresCacheGenerations.migration]
+    public static let all: [PostgresMigration] = [
+        PostgresIdentityRepository.migration,
+        PostgresAuditRepository.migration,
+        PostgresReviewRepository.migration,
+        PostgresWebhookRepository.migration,
+        PostgresCacheGenerations.migration,
+    ]
 }

@@ -1,0 +1,144 @@
+import Foundation
+import GovernanceCore
+import PostgresNIO
+
+/// Review requests in PostgreSQL, shared by every replica: the request as the same canonical JSON
+/// document SQLite keeps, with the columns the queue and the deadline enforcement search by.
+///
+/// The document is TEXT, not jsonb: jsonb would refuse a `\u0000` an agent may send in its context,
+/// and the stores never query inside it. Updates are optimistic in one statement: of two replicas
+/// naming the same version, the second waits on the row lock and then finds the version changed.
+public final class PostgresReviewRepository: ReviewRepository {
+    let store: PostgresStore
+
+    public init(store: PostgresStore) {
+        self.store = store
+    }
+
+    static let migration = PostgresMigration(
+        version: 3, name: "reviews",
+        statements: [
+            """
+            CREATE TABLE reviews (
+                id TEXT COLLATE "C" NOT NULL CONSTRAINT reviews_pkey PRIMARY KEY,
+                state TEXT NOT NULL,
+                level TEXT NOT NULL,
+                level_rank INTEGER NOT NULL,
+                risk DOUBLE PRECISION NOT NULL,
+                deadline TIMESTAMPTZ NOT NULL,
+                assignee TEXT,
+                requester TEXT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL,
+                version BIGINT NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX reviews_open ON reviews (state, deadline)",
+            "CREATE INDEX reviews_requester ON reviews (requester, updated_at)",
+        ])
+
+    /// The undecided states, bound into the queries that tell open requests from decided ones.
+    static let openStates = ReviewState.allCases.filter { !$0.isFinal }.map(\.rawValue)
+
+    public func insert(_ request: ReviewRequest) async throws {
+        let document = try ReviewDocument.encode(request)
+        do {
+            try await store.query(
+                """
+                INSERT INTO reviews (id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, version, document)
+                VALUES (\(request.id), \(request.state.rawValue), \(request.level.rawValue), \(Self.rank(request.level)), \(request.risk.score),
+                    \(timestamp: request.deadline), \(request.assignee), \(request.requester), \(timestamp: request.updatedAt), 1, \(document))
+                """)
+        } catch let error where PostgresConstraintViolation(error)?.kind == .unique {
+            // The id is taken: as the in-memory store reports it.
+            throw ReviewStoreError.versionConflict(request.id)
+        }
+    }
+
+    public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
+        let document = try ReviewDocument.encode(request)
+        let rows = try await store.query(
+            """
+            UPDATE reviews SET state = \(request.state.rawValue), level = \(request.level.rawValue), level_rank = \(Self.rank(request.level)),
+                risk = \(request.risk.score), deadline = \(timestamp: request.deadline), assignee = \(request.assignee),
+                requester = \(request.requester), updated_at = \(timestamp: request.updatedAt), document = \(document), version = version + 1
+            WHERE id = \(request.id) AND version = \(version) RETURNING version
+            """)
+        guard let row = rows.first else {
+            throw try await find(id: request.id) == nil ? ReviewStoreError.notFound(request.id) : ReviewStoreError.versionConflict(request.id)
+        }
+        return try PostgresRowReader(row, table: "reviews").value("version")
+    }
+
+    public func find(id: String) async throws -> StoredReview? {
+        guard let row = try await store.query("SELECT version, document FROM reviews WHERE id = \(id)").first else { return nil }
+        let c = PostgresRowReader(row, table: "reviews")
+        return StoredReview(request: try Self.decode(c), version: try c.value("version"))
+    }
+
+    public func list(_ query: ReviewQuery) async throws -> [ReviewRequest] {
+        // `ReviewOrder` in SQL, so that the limit cuts the queue where the queue's order does: open
+        // first, by level (most urgent first), deadline, then risk (highest first); decided ones most
+        // recently updated first; the id breaks the remaining ties.
+        let states = query.states.map { $0.map(\.rawValue) }
+        let rows = try await store.query(
+            """
+            SELECT document FROM (
+                SELECT *, state = ANY(\(Self.openStates)) AS open FROM reviews
+                WHERE (\(states)::text[] IS NULL OR state = ANY(\(states)))
+                    AND (\(query.level?.rawValue)::text IS NULL OR level = \(query.level?.rawValue))
+                    AND (\(query.assignee)::text IS NULL OR assignee = \(query.assignee))
+                    AND (\(query.requester)::text IS NULL OR requester = \(query.requester))
+            ) AS matching
+            ORDER BY open DESC, CASE WHEN open THEN level_rank END DESC, CASE WHEN open THEN deadline END,
+                CASE WHEN open THEN risk END DESC, CASE WHEN NOT open THEN updated_at END DESC, id
+            LIMIT \(max(query.limit, 0))
+            """)
+        return try rows.map { try Self.decode(PostgresRowReader($0, table: "reviews")) }
+    }
+
+    public func due(at now: Date, limit: Int) async throws -> [String] {
+        let rows = try await store.query(
+            """
+            SELECT id FROM reviews WHERE state = ANY(\(Self.openStates)) AND deadline <= \(timestamp: now)
+            ORDER BY deadline, id LIMIT \(max(limit, 0))
+            """)
+        return try rows.map { try PostgresRowReader($0, table: "reviews").value("id") }
+    }
+
+    public func openCount() async throws -> Int {
+        let rows = try await store.query("SELECT COUNT(*) AS n FROM reviews WHERE state = ANY(\(Self.openStates))")
+        return try rows.first.map { try PostgresRowReader($0, table: "reviews").value("n") } ?? 0
+    }
+
+    public func openCountsByAssignee() async throws -> [String: Int] {
+        let rows = try await store.query(
+            """
+            SELECT assignee, COUNT(*) AS n FROM reviews WHERE state = ANY(\(Self.openStates)) AND assignee IS NOT NULL
+            GROUP BY assignee
+            """)
+        var counts: [String: Int] = [:]
+        for row in rows {
+            let c = PostgresRowReader(row, table: "reviews")
+            counts[try c.value("assignee")] = try c.value("n")
+        }
+        return counts
+    }
+
+    public func ping() async throws {
+        try await store.ping()
+    }
+
+    /// The level's place in `EscalationLevel`'s order, so that SQL can sort by it.
+    static func rank(_ level: EscalationLevel) -> Int {
+        EscalationLevel.allCases.filter { $0 < level }.count
+    }
+
+    static func decode(_ c: PostgresRowReader) throws -> ReviewRequest {
+        do {
+            return try ReviewDocument.decode(try c.value("document"))
+        } catch {
+            throw c.unreadable("document")
+        }
+    }
+}
