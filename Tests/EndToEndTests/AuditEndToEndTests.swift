@@ -6,37 +6,6 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// A small JSON client for the live tests.
-enum HTTP {
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 90
-        configuration.httpMaximumConnectionsPerHost = 32
-        return URLSession(configuration: configuration)
-    }()
-
-    static func call(_ method: String, _ url: String, bearer: String? = nil, body: String? = nil) async throws -> (status: Int, json: JSONValue) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.setValue("cdd01ef066bc6cf2", forHTTPHeaderField: "X-Constitutional-Hash")
-        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
-        if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(body.utf8)
-        }
-        let (data, response) = try await session.data(for: request)
-        let json = (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
-    }
-
-    static func adminToken(password: String) async throws -> String {
-        let grant = try await call(
-            "POST", "http://localhost:8016/api/v1/auth/token",
-            body: CanonicalJSON.encode(["grant_type": "password", "username": "admin", "password": .string(password)]))
-        return try #require(grant.json["access_token"].stringValue, "\(grant)")
-    }
-}
-
 /// The audit log against live servers: acknowledged decisions survive a crash, and the log verifies
 /// after it. Part of the serialized live suite, because every live test owns the guide's ports.
 extension ServeEndToEndTests {

@@ -59,8 +59,12 @@ struct WebhookTests {
         #expect(json["review"]["id"] == .string(reviewId))
         #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 60, "timestamped, so replays can be refused")
 
-        let log = try await h.hitl(.get, "/api/v1/webhooks/\(hookId)/deliveries")
-        let attempts = log.json["deliveries"].arrayValue ?? []
+        // The attempt is logged once its answer is in, a moment after the receiver saw it.
+        var attempts: [JSONValue] = []
+        while attempts.count < 2, ContinuousClock.now < deadline {
+            attempts = try await h.hitl(.get, "/api/v1/webhooks/\(hookId)/deliveries").json["deliveries"].arrayValue ?? []
+            if attempts.count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        }
         #expect(attempts.count == 2)
         #expect(attempts.contains { $0["status"] == 500 && $0["attempt"] == 1 })
         #expect(attempts.contains { $0["status"] == 200 && $0["attempt"] == 2 && $0["succeeded"] == true })

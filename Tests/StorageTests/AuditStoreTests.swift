@@ -83,7 +83,8 @@ struct StoredLog {
     /// Runs SQL on a connection of its own, as someone with access to the store would.
     func tamper(_ statements: [String]) async throws {
         if let postgres {
-            for sql in statements { try PostgresServer.shared().psql(sql, database: postgres.store.location.database) }
+            let database = postgres.store.location.database
+            for sql in statements { try await onOwnThread { try PostgresServer.shared().psql(sql, database: database) } }
             return
         }
         let connection = try await SQLiteConnection.open(storage: .file(path: path))

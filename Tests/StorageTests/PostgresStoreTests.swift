@@ -23,9 +23,7 @@ func withPostgres<T: Sendable>(
 /// cluster to start): on a thread of its own, not on one of the few threads that tasks share, where
 /// it would stall the timers of every test running meanwhile.
 func freshPostgresDatabase() async throws -> String {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try PostgresServer.shared().freshDatabase() }) }
-    }
+    try await onOwnThread { try PostgresServer.shared().freshDatabase() }
 }
 
 /// A PostgreSQL store with its pool running until `stop()`, for tests that outlive one closure.

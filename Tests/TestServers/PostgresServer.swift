@@ -30,9 +30,20 @@ public enum PostgresServer {
 
         /// Runs SQL as the cluster's superuser in `database`.
         public func psql(_ sql: String, database: String = "postgres") throws {
+            _ = try query(sql, database: database)
+        }
+
+        /// Runs SQL and returns its rows, one per line, columns separated by `|`.
+        public func query(_ sql: String, database: String = "postgres") throws -> String {
             try run(
                 binaries + "/psql",
-                ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql])
+                ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql])
+        }
+
+        /// Stops the server and deletes its files (for clusters of one test's own).
+        public func destroy() {
+            try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: runAs)
+            try? FileManager.default.removeItem(atPath: directory)
         }
 
         /// Stops the server (fast shutdown: clients are disconnected, nothing committed is lost).
@@ -95,6 +106,12 @@ public enum PostgresServer {
     nonisolated(unsafe) static var stopAtExitBinaries: String?
     nonisolated(unsafe) static var stopAtExitUser: String?
 
+    /// A cluster of the caller's own, for a test that stops and starts PostgreSQL while other tests
+    /// use the shared one. `destroy()` it when done.
+    public static func launchPrivate() throws -> Cluster {
+        try launch()
+    }
+
     private static func launch() throws -> Cluster {
         let binaries = try findBinaries()
         let runAs: String? = getuid() == 0 ? "postgres" : nil
@@ -121,8 +138,10 @@ public enum PostgresServer {
         throw TestServerError("PostgreSQL is not installed (no \(root)/*/bin/initdb): run scripts/test.sh, which installs it")
     }
 
-    /// Runs a program to completion, as another account when asked; fails with its output.
-    static func run(_ program: String, _ arguments: [String], as user: String? = nil) throws {
+    /// Runs a program to completion, as another account when asked; returns its output, or fails
+    /// with it.
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String], as user: String? = nil) throws -> String {
         let process = Process()
         if let user {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
@@ -146,6 +165,7 @@ public enum PostgresServer {
         guard process.terminationStatus == 0 else {
             throw TestServerError("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
         }
+        return text
     }
 }
 
@@ -174,5 +194,13 @@ public enum FreePort {
         }
         guard named == 0 else { throw TestServerError("getsockname() failed") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Runs blocking work (a `psql` or `initdb` process, a wait on the cluster's lock) on a thread of
+/// its own: on one of the few threads that tasks share, it would stall every other test's timers.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -35,12 +35,14 @@ public final class PostgresStore: Service, Sendable {
         await client.run()
     }
 
-    /// Runs a store operation within the deadline; past it, `PostgresStoreError.timedOut`.
-    public func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
+    /// Runs a store operation within the deadline (`timeout` unless told); past it,
+    /// `PostgresStoreError.timedOut`.
+    public func withDeadline<T: Sendable>(_ deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let limit = deadline ?? timeout
+        return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: self.timeout)
+                try await Task.sleep(for: limit)
                 return nil
             }
             defer { group.cancelAll() }
@@ -58,8 +60,10 @@ public final class PostgresStore: Service, Sendable {
     }
 
     /// Runs `body` in a transaction on one connection, within the deadline.
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withDeadline {
+    public func transaction<T: Sendable>(
+        deadline: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withDeadline(deadline) {
             try await self.client.withConnection { connection in
                 try await connection.query("BEGIN", logger: self.logger)
                 do {
@@ -86,7 +90,8 @@ public final class PostgresStore: Service, Sendable {
     /// applied exactly once.
     public func migrate(_ migrations: [PostgresMigration] = PostgresMigration.all) async throws {
         let logger = self.logger
-        let applied = try await transaction { connection in
+        // Schema changes are not on any request's path: they may take longer than a query.
+        let applied = try await transaction(deadline: .seconds(60)) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresLocks.migrations))", logger: logger)
             try await connection.query(
                 """
