@@ -99,10 +99,16 @@ final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGTERM, then the exit status; a server still running 30 s later is killed (status -1), so
+    /// that a shutdown that hangs fails its test instead of the whole run.
     func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+            kill()
+            return -1
         }
         return process.terminationStatus
     }

@@ -12,6 +12,8 @@ import ServiceLifecycle
 public final class PostgresStore: Service, Sendable {
     public let client: PostgresClient
     public let location: PostgresLocation
+    /// For a connection outside the pool (one that holds a session lock).
+    let connectionConfiguration: PostgresConnection.Configuration
     let logger: Logger
     /// How long one store operation may take, waiting for a connection included.
     public let timeout: Duration
@@ -26,6 +28,9 @@ public final class PostgresStore: Service, Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(2)
         self.location = location
+        self.connectionConfiguration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password, database: location.database,
+            tls: .disable)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.timeout = timeout
