@@ -191,10 +191,11 @@ struct IntegrityRouterTests {
         #expect(try await h.audit.verify(keys: keys).valid)
     }
 
-    @Test func aDownStoreFailsClosedWithJSON() async throws {
+    @Test(.enabled(if: TestStore.canInjectFailures, "needs a store that fails on demand; PostgreSQL stopped for real is the end-to-end fault test"))
+    func aDownStoreFailsClosedWithJSON() async throws {
         let h = try await Harness()
         let token = try await h.auditorToken()
-        await h.audit.setFailing(true)
+        await h.setAuditFailing(true)
         for path in ["entries", "entries/0", "tree-head", "proof/inclusion?index=0"] {
             let response = try await h.get("\(integrityPath)/\(path)", token: token)
             #expect(response.status == .serviceUnavailable, "\(path)")
@@ -208,14 +209,15 @@ struct IntegrityRouterTests {
         }
         #expect(validate.status == .serviceUnavailable)
         #expect(validate.json["decision"] == .null)
-        await h.audit.setFailing(false)
+        await h.setAuditFailing(false)
         #expect(try await h.store.count() == 0, "no decision without its audit entry")
     }
 
-    @Test func authOperationsFailClosedWhenTheyCannotBeAudited() async throws {
+    @Test(.enabled(if: TestStore.canInjectFailures, "needs a store that fails on demand"))
+    func authOperationsFailClosedWhenTheyCannotBeAudited() async throws {
         let h = try await Harness(authEventsToAuditLog: true)
         _ = try await h.auth.createUser(username: "ann", password: "a long enough password", roles: [.reviewer], by: nil)
-        await h.audit.setFailing(true)
+        await h.setAuditFailing(true)
         let grant = try await h.test(service: .auth) { client in
             try await client.execute(
                 uri: tokenPath, method: .post, headers: h.headers(bearer: .some(nil)),

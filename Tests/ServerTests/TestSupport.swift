@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Identity
 import Storage
+import TestServers
 import Testing
 
 @testable import Server
@@ -53,26 +54,65 @@ let testConstitutionSource = """
         condition: context.amount > 1000
     """
 
+/// The store the router tests run on: memory by default; PostgreSQL when `ACGS_TEST_STORE=postgres`
+/// (the test command runs the suite both ways), each harness on a database of its own.
+enum TestStore: String {
+    case memory, postgres
+    static let current = TestStore(rawValue: ProcessInfo.processInfo.environment["ACGS_TEST_STORE"] ?? "memory") ?? .memory
+    /// Failures injected into the store need the in-memory one.
+    static var canInjectFailures: Bool { current == .memory }
+}
+
+/// A PostgreSQL pool that runs for as long as its harness is referenced.
+final class RunningPool: Sendable {
+    let store: PostgresStore
+    private let task: Task<Void, Never>
+
+    init(url: String) throws {
+        let store = try PostgresStore(url: url, maximumConnections: 4)
+        self.store = store
+        task = Task { await store.run() }
+    }
+
+    deinit { task.cancel() }
+}
+
 struct Harness {
     let runtime: GovernanceRuntime
     /// The audit log, where decisions are recorded.
-    let audit: InMemoryAuditRepository
-    var store: InMemoryAuditRepository { audit }
-    let identities: InMemoryIdentityRepository
+    let audit: any AuditRepository
+    var store: any AuditRepository { audit }
+    let identities: any IdentityRepository
     let events = RecordingAuthEventSink()
     /// An active agent and its API key, sent by default.
     let agent: AgentRecord
     let agentKey: String
+    let pool: RunningPool?
     var hash: String { runtime.activeHash }
     var auth: AuthService { runtime.auth }
 
     /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
     init(authEventsToAuditLog: Bool = false) async throws {
-        let webhooks = WebhookDispatcher(repository: InMemoryWebhookRepository(), backoff: [.milliseconds(50), .milliseconds(100)], timeout: 2)
-        let audit = InMemoryAuditRepository()
-        self.audit = audit
-        let identities = InMemoryIdentityRepository()
-        self.identities = identities
+        let webhooks: any WebhookRepository
+        let reviews: any ReviewRepository
+        switch TestStore.current {
+        case .memory:
+            pool = nil
+            audit = InMemoryAuditRepository()
+            identities = InMemoryIdentityRepository()
+            reviews = InMemoryReviewRepository()
+            webhooks = InMemoryWebhookRepository()
+        case .postgres:
+            let url = try await onOwnThread { try PostgresServer.shared().freshDatabase() }
+            let running = try RunningPool(url: url)
+            pool = running
+            let stores = try await Stores.postgres(running.store)
+            audit = stores.audit
+            identities = stores.identities
+            reviews = stores.reviews
+            webhooks = stores.webhooks
+        }
+        let dispatcher = WebhookDispatcher(repository: webhooks, backoff: [.milliseconds(50), .milliseconds(100)], timeout: 2)
         var policy = AuthPolicy()
         policy.bcryptCost = 4  // fast tests; production uses 12
         let keys = try await SigningKeyStore(directory: try temporaryDirectory() + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)
@@ -82,10 +122,15 @@ struct Harness {
             log: try await AuditLogWriter.open(repository: audit), keys: try await AuditSigningKeys.open(dataDirectory: try temporaryDirectory()),
             constitutionalHash: { constitution.hash })
         self.runtime = GovernanceRuntime(
-            constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, webhooks: webhooks,
-            authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
+            constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, reviews: reviews,
+            webhooks: dispatcher, authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
         agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
         agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
+    }
+
+    /// Makes the in-memory audit store fail or work again (tests enabled only on `TestStore.canInjectFailures`).
+    func setAuditFailing(_ failing: Bool) async {
+        await (audit as? InMemoryAuditRepository)?.setFailing(failing)
     }
 
     func test<T>(service: ServiceName = .constitutionalAI, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {

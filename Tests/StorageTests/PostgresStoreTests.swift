@@ -101,9 +101,11 @@ struct PostgresStoreTests {
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             defer { group.cancelAll() }
+            // Without the deadline the pool would keep the call waiting for a connection for ever; the
+            // bound is loose because the whole suite shares two cores with this timer.
             let start = ContinuousClock.now
             await #expect(throws: (any Error).self) { try await database.ping() }
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(30))
         }
     }
 }
