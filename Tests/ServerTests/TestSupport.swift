@@ -1,5 +1,6 @@
 import HTTPTypes
 import Foundation
+import Cache
 import GovernanceCore
 import Hummingbird
 import HummingbirdTesting
@@ -92,14 +93,16 @@ struct Harness {
     var auth: AuthService { runtime.auth }
 
     /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
-    init(authEventsToAuditLog: Bool = false) async throws {
+    /// `replicaOf` makes a second replica of a deployment: the same identities and test agent, its own
+    /// audit log and caches.
+    init(authEventsToAuditLog: Bool = false, l2: L2Cache? = nil, replicaOf other: Harness? = nil) async throws {
         let webhooks: any WebhookRepository
         let reviews: any ReviewRepository
         switch TestStore.current {
         case .memory:
             pool = nil
             audit = InMemoryAuditRepository()
-            identities = InMemoryIdentityRepository()
+            identities = other?.identities ?? InMemoryIdentityRepository()
             reviews = InMemoryReviewRepository()
             webhooks = InMemoryWebhookRepository()
         case .postgres:
@@ -108,7 +111,7 @@ struct Harness {
             pool = running
             let stores = try await Stores.postgres(running.store)
             audit = stores.audit
-            identities = stores.identities
+            identities = other?.identities ?? stores.identities
             reviews = stores.reviews
             webhooks = stores.webhooks
         }
@@ -123,9 +126,14 @@ struct Harness {
             constitutionalHash: { constitution.hash })
         self.runtime = GovernanceRuntime(
             constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens, reviews: reviews,
-            webhooks: dispatcher, authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy)
-        agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
-        agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
+            webhooks: dispatcher, authEvents: authEventsToAuditLog ? nil : events, authPolicy: policy, l2: l2)
+        if let other {
+            agent = other.agent
+            agentKey = other.agentKey
+        } else {
+            agent = try await runtime.auth.createAgent(name: "test-agent", owner: "tests", by: nil)
+            agentKey = try await runtime.auth.createAPIKey(agentId: agent.id, expiresAt: nil, by: nil).key
+        }
     }
 
     /// Makes the in-memory audit store fail or work again (tests enabled only on `TestStore.canInjectFailures`).
