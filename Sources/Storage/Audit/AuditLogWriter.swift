@@ -114,6 +114,20 @@ actor AuditTreeState {
     /// the store's append lock, built on the tree as stored at that moment (read again only when
     /// another replica appended since), so that replicas take turns instead of colliding.
     private func commitShared(_ groups: [[AuditEvent]], to shared: any SharedAuditRepository) async throws -> [[Int]] {
+        // Most often no other replica appended since this one last did: one round trip, on the tree
+        // as this writer knows it. Otherwise the store refuses it whole, and the batch is built again
+        // under the lock on the tree as stored.
+        if !stale {
+            do {
+                return try await write(groups)
+            } catch AuditStoreError.indexTaken {
+                stale = true
+            } catch {
+                // Whether it reached the store is unknown: read the tree again next time.
+                stale = true
+                throw error
+            }
+        }
         let known = stale ? nil : tree
         let now = self.now
         do {

@@ -47,6 +47,34 @@ public final class PostgresAuditRepository: SharedAuditRepository {
             """,
         ])
 
+    /// Appends in one round trip: takes the append lock, and inserts the rows (given as arrays) only
+    /// if they start at the stored size, which it reads under the lock with a snapshot of its own.
+    /// Returns the stored size it found: the writer's own view when the rows went in.
+    static let appendFunction = PostgresMigration(
+        version: 6, name: "audit append in one round trip",
+        statements: [
+            """
+            CREATE FUNCTION acgs_audit_append(
+                lock_key BIGINT, first_index BIGINT, idxs BIGINT[], times BIGINT[], types TEXT[], actors TEXT[], subjects TEXT[],
+                outcomes TEXT[], entries TEXT[], leaves BYTEA[], completions BYTEA[]
+            ) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                stored BIGINT;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(lock_key);
+                SELECT COALESCE(MAX(idx) + 1, 0) INTO stored FROM audit_entries;
+                IF stored <> first_index THEN
+                    RETURN stored;
+                END IF;
+                INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, outcome, entry, leaf_hash, completed)
+                SELECT i, t, ty, a, NULLIF(s, ''), NULLIF(o, ''), e, l, c
+                FROM unnest(idxs, times, types, actors, subjects, outcomes, entries, leaves, completions) AS u(i, t, ty, a, s, o, e, l, c);
+                RETURN stored;
+            END
+            $$
+            """
+        ])
+
     /// Rows per INSERT: nine binds each, under PostgreSQL's limit of 65,535 per statement.
     static let rowsPerStatement = 5_000
 
@@ -69,13 +97,35 @@ public final class PostgresAuditRepository: SharedAuditRepository {
         }
     }
 
-    /// Appends a batch built elsewhere; fails with `indexTaken` unless it starts at the stored size.
+    /// Appends a batch built on the writer's view of the log, in one round trip; fails with
+    /// `indexTaken` (and stores nothing) unless the batch starts at the stored size.
     public func append(_ batch: AuditAppendBatch) async throws {
         guard let first = batch.entries.first?.index else { return }
-        try await appendExclusively { size, _ in
-            guard size == first else { throw AuditStoreError.indexTaken }
-            return (batch, ())
+        var leaves: [Int: [UInt8]] = [:]
+        var completed: [Int: [UInt8]] = [:]
+        for (id, hash) in batch.nodes {
+            let row = ((id.index + 1) << id.level) - 1
+            if id.level == 0 { leaves[row] = hash } else { completed[row, default: []] += hash }
         }
+        let entries = batch.entries
+        for e in entries where e.subject == "" || e.outcome == "" {
+            // The function stores empty strings as NULL; no entry has one, but never store a different row.
+            throw AuditStoreError.corrupt("entry \(e.index) has an empty subject or outcome")
+        }
+        var leafColumn: [ByteBuffer] = []
+        leafColumn.reserveCapacity(entries.count)
+        for e in entries {
+            guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
+            leafColumn.append(ByteBuffer(bytes: leaf))
+        }
+        let query: PostgresQuery = """
+            SELECT acgs_audit_append(\(PostgresLocks.auditAppend), \(Int64(first)), \(entries.map { Int64($0.index) }),
+                \(entries.map(\.timestampMilliseconds)), \(entries.map(\.type.rawValue)), \(entries.map(\.actor)),
+                \(entries.map { $0.subject ?? "" }), \(entries.map { $0.outcome ?? "" }), \(entries.map(\.text)), \(leafColumn),
+                \(entries.map { ByteBuffer(bytes: completed[$0.index] ?? []) }))
+            """
+        let stored = try await store.query(query).first?.decode(Int64.self)
+        guard stored == Int64(first) else { throw AuditStoreError.indexTaken }
     }
 
     private static func insert(_ batch: AuditAppendBatch, on connection: PostgresConnection, logger: Logger) async throws {

@@ -6,5 +6,6 @@ extension PostgresMigration {
         PostgresReviewRepository.migration,
         PostgresWebhookRepository.migration,
         PostgresCacheGenerations.migration,
+        PostgresAuditRepository.appendFunction,
     ]
 }

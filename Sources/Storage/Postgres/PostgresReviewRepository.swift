@@ -10,9 +10,12 @@ import PostgresNIO
 /// naming the same version, the second waits on the row lock and then finds the version changed.
 public final class PostgresReviewRepository: ReviewRepository {
     let store: PostgresStore
+    /// Concurrent inserts (the fast lane) share one statement and one commit.
+    private let inserts: GroupCommitter<ReviewRequest, Void>
 
     public init(store: PostgresStore) {
         self.store = store
+        self.inserts = GroupCommitter(store: { requests in try await Self.insert(requests, into: store) })
     }
 
     static let migration = PostgresMigration(
@@ -41,17 +44,26 @@ public final class PostgresReviewRepository: ReviewRepository {
     static let openStates = ReviewState.allCases.filter { !$0.isFinal }.map(\.rawValue)
 
     public func insert(_ request: ReviewRequest) async throws {
-        let document = try ReviewDocument.encode(request)
+        try await inserts.submit(request)
+    }
+
+    /// One INSERT of the whole batch, atomic on its own: all of it or none.
+    private static func insert(_ requests: [ReviewRequest], into store: PostgresStore) async throws {
+        let documents = try requests.map(ReviewDocument.encode)
         do {
             try await store.query(
                 """
                 INSERT INTO reviews (id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, version, document)
-                VALUES (\(request.id), \(request.state.rawValue), \(request.level.rawValue), \(Self.rank(request.level)), \(request.risk.score),
-                    \(timestamp: request.deadline), \(request.assignee), \(request.requester), \(timestamp: request.updatedAt), 1, \(document))
+                SELECT id, state, level, level_rank, risk, deadline, NULLIF(assignee, ''), requester, updated_at, 1, document
+                FROM unnest(\(requests.map(\.id)), \(requests.map(\.state.rawValue)), \(requests.map(\.level.rawValue)),
+                    \(requests.map { Self.rank($0.level) }), \(requests.map(\.risk.score)), \(requests.map { PostgresTimestamp($0.deadline) }),
+                    \(requests.map { $0.assignee ?? "" }), \(requests.map(\.requester)), \(requests.map { PostgresTimestamp($0.updatedAt) }),
+                    \(documents))
+                    AS r(id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, document)
                 """)
         } catch let error where PostgresConstraintViolation(error)?.kind == .unique {
-            // The id is taken: as the in-memory store reports it.
-            throw ReviewStoreError.versionConflict(request.id)
+            // An id is taken: as the in-memory store reports it.
+            throw ReviewStoreError.versionConflict(requests.count == 1 ? requests[0].id : "one of \(requests.count) requests")
         }
     }
 
