@@ -25,6 +25,7 @@ public actor ReviewDesk {
     private let delegates: Delegates?
     /// Delegates looked up in the last minute, by agent: the fast lane opens thousands a second.
     private var delegateCache: [String: (ids: Set<String>, until: Date)] = [:]
+    private var historyCache: [String: (counts: (denials: Int, escalations: Int), until: Date)] = [:]
     public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
@@ -84,8 +85,13 @@ public actor ReviewDesk {
     public func open(_ opening: Opening) async throws -> ReviewRequest {
         let at = now()
         // The agent's last 24 hours, less the escalation this request is about (already in the log).
-        var history = try await log.decisionCounts(actor: opening.requester, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
-        if opening.decisionId != nil { history.escalations = max(0, history.escalations - 1) }
+        var history: (denials: Int, escalations: Int)
+        if opening.decisionId != nil {
+            history = try await log.decisionCounts(actor: opening.requester, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
+            history.escalations = max(0, history.escalations - 1)
+        } else {
+            history = try await recentHistory(of: opening.requester, at: at)
+        }
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
@@ -173,6 +179,16 @@ public actor ReviewDesk {
 
     private func refreshQueueDepth() async {
         if let depth = try? await repository.openCount() { metrics.setReviewQueueDepth(depth) }
+    }
+
+    /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
+    /// an agent asking for oversight many times a second is scored on a history a second old at most.
+    private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
+        if let cached = historyCache[agent], cached.until > at { return cached.counts }
+        let counts = try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
+        if historyCache.count > 10_000 { historyCache.removeAll() }
+        historyCache[agent] = (counts, at.addingTimeInterval(1))
+        return counts
     }
 
     /// Escalates or expires every request past its deadline; returns how many changed.
