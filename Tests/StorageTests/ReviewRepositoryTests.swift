@@ -16,16 +16,7 @@ enum ReviewBackend: String, CaseIterable, CustomTestStringConvertible {
         case .memory:
             try await body(InMemoryReviewRepository())
         case .sqlite:
-            let dir = try temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let repo = try await SQLiteReviewRepository.open(path: dir + "/acgs.sqlite")
-            do {
-                try await body(repo)
-            } catch {
-                try? await repo.close()
-                throw error
-            }
-            try await repo.close()
+            try await withSQLiteFile(open: { try await SQLiteReviewRepository.open(path: $0) }, close: { try await $0.close() }, body)
         case .postgres:
             try await withPostgres { store in try await body(PostgresReviewRepository(store: store)) }
         }

@@ -13,16 +13,7 @@ enum WebhookBackend: String, CaseIterable, CustomTestStringConvertible {
     func withStore(_ body: @Sendable (any WebhookRepository) async throws -> Void) async throws {
         switch self {
         case .sqlite:
-            let dir = try temporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let repo = try await SQLiteWebhookRepository.open(path: dir + "/acgs.sqlite")
-            do {
-                try await body(repo)
-            } catch {
-                try? await repo.close()
-                throw error
-            }
-            try await repo.close()
+            try await withSQLiteFile(open: { try await SQLiteWebhookRepository.open(path: $0) }, close: { try await $0.close() }, body)
         case .postgres:
             try await withPostgres { store in try await body(PostgresWebhookRepository(store: store)) }
         }

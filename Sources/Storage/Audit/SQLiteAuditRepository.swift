@@ -105,23 +105,18 @@ public final class SQLiteAuditRepository: AuditRepository {
 
     public func append(_ batch: AuditAppendBatch) async throws {
         guard !batch.entries.isEmpty else { return }
-        var leaves: [Int: [UInt8]] = [:]
-        var completed: [Int: [UInt8]] = [:]
-        for (id, hash) in batch.nodes {
-            let row = ((id.index + 1) << id.level) - 1
-            if id.level == 0 { leaves[row] = hash } else { completed[row, default: []] += hash }
-        }
+        let columns = try AuditRowLayout.columns(of: batch)
         var statements: [(String, [SQLiteData])] = []
         for start in stride(from: 0, to: batch.entries.count, by: Self.rowsPerStatement) {
             let chunk = batch.entries[start..<min(start + Self.rowsPerStatement, batch.entries.count)]
             var binds: [SQLiteData] = []
             binds.reserveCapacity(chunk.count * 9)
-            for e in chunk {
-                guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
+            for (offset, e) in zip(start..., chunk) {
+                let (leaf, completed) = columns[offset]
                 binds += [
                     .integer(e.index), .integer(Int(e.timestampMilliseconds)), .text(e.type.rawValue), .text(e.actor),
                     e.subject.map { .text($0) } ?? .null, e.outcome.map { .text($0) } ?? .null, .text(e.text), .blob(ByteBuffer(bytes: leaf)),
-                    .blob(ByteBuffer(bytes: completed[e.index] ?? [])),
+                    .blob(ByteBuffer(bytes: completed)),
                 ]
             }
             statements.append(
@@ -163,9 +158,8 @@ public final class SQLiteAuditRepository: AuditRepository {
     }
 
     public func nodes(_ ids: [SubtreeID]) async throws -> [SubtreeID: [UInt8]] {
-        let wanted = ids.filter { $0.level >= 0 && $0.index >= 0 && $0.level < 62 }
+        let (wanted, rowIndices) = AuditRowLayout.rows(for: ids)
         guard !wanted.isEmpty else { return [:] }
-        let rowIndices = Array(Set(wanted.map { ((($0.index + 1) << $0.level) - 1) }))
         var rows: [Int: (leaf: [UInt8], completed: [UInt8])] = [:]
         // A proof needs at most a few dozen rows; chunks keep each statement's bind count small.
         for start in stride(from: 0, to: rowIndices.count, by: 500) {
@@ -177,17 +171,7 @@ public final class SQLiteAuditRepository: AuditRepository {
                 rows[index] = (Array(buffer: leaf), row.column("completed")?.blob.map { Array(buffer: $0) } ?? [])
             }
         }
-        var result: [SubtreeID: [UInt8]] = [:]
-        for id in wanted {
-            guard let row = rows[((id.index + 1) << id.level) - 1] else { continue }
-            if id.level == 0 {
-                result[id] = row.leaf
-            } else {
-                let offset = (id.level - 1) * MerkleHash.size
-                if row.completed.count >= offset + MerkleHash.size { result[id] = Array(row.completed[offset..<(offset + MerkleHash.size)]) }
-            }
-        }
-        return result
+        return AuditRowLayout.hashes(wanted, in: rows)
     }
 
     public func entries(_ query: AuditEntryQuery) async throws -> [StoredAuditEntry] {

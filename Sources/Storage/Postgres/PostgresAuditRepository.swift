@@ -75,9 +75,6 @@ public final class PostgresAuditRepository: SharedAuditRepository {
             """
         ])
 
-    /// Rows per INSERT: nine binds each, under PostgreSQL's limit of 65,535 per statement.
-    static let rowsPerStatement = 5_000
-
     public init(store: PostgresStore) {
         self.store = store
     }
@@ -92,7 +89,8 @@ public final class PostgresAuditRepository: SharedAuditRepository {
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresLocks.auditAppend))", logger: logger)
             let size = try await Self.size(on: connection, logger: logger)
             let (batch, value) = try await build(size) { ids in try await Self.nodes(ids, on: connection, logger: logger) }
-            try await Self.insert(batch, on: connection, logger: logger)
+            // Under the lock already (it is re-entrant): the size check cannot fail here.
+            guard try await Self.insert(batch, on: connection, logger: logger) else { throw AuditStoreError.indexTaken }
             return value
         }
     }
@@ -100,69 +98,32 @@ public final class PostgresAuditRepository: SharedAuditRepository {
     /// Appends a batch built on the writer's view of the log, in one round trip; fails with
     /// `indexTaken` (and stores nothing) unless the batch starts at the stored size.
     public func append(_ batch: AuditAppendBatch) async throws {
-        guard let first = batch.entries.first?.index else { return }
-        var leaves: [Int: [UInt8]] = [:]
-        var completed: [Int: [UInt8]] = [:]
-        for (id, hash) in batch.nodes {
-            let row = ((id.index + 1) << id.level) - 1
-            if id.level == 0 { leaves[row] = hash } else { completed[row, default: []] += hash }
+        guard !batch.entries.isEmpty else { return }
+        let logger = store.logger
+        let inserted = try await store.withDeadline {
+            try await self.store.client.withConnection { try await Self.insert(batch, on: $0, logger: logger) }
         }
+        guard inserted else { throw AuditStoreError.indexTaken }
+    }
+
+    /// Runs `acgs_audit_append`: true when the rows went in, false when the log had grown past the
+    /// batch's first index.
+    private static func insert(_ batch: AuditAppendBatch, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        guard let first = batch.entries.first?.index else { return true }
         let entries = batch.entries
         for e in entries where e.subject == "" || e.outcome == "" {
             // The function stores empty strings as NULL; no entry has one, but never store a different row.
             throw AuditStoreError.corrupt("entry \(e.index) has an empty subject or outcome")
         }
-        var leafColumn: [ByteBuffer] = []
-        leafColumn.reserveCapacity(entries.count)
-        for e in entries {
-            guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
-            leafColumn.append(ByteBuffer(bytes: leaf))
-        }
+        let columns = try AuditRowLayout.columns(of: batch)
         let query: PostgresQuery = """
             SELECT acgs_audit_append(\(PostgresLocks.auditAppend), \(Int64(first)), \(entries.map { Int64($0.index) }),
                 \(entries.map(\.timestampMilliseconds)), \(entries.map(\.type.rawValue)), \(entries.map(\.actor)),
-                \(entries.map { $0.subject ?? "" }), \(entries.map { $0.outcome ?? "" }), \(entries.map(\.text)), \(leafColumn),
-                \(entries.map { ByteBuffer(bytes: completed[$0.index] ?? []) }))
+                \(entries.map { $0.subject ?? "" }), \(entries.map { $0.outcome ?? "" }), \(entries.map(\.text)),
+                \(columns.map { ByteBuffer(bytes: $0.leaf) }), \(columns.map { ByteBuffer(bytes: $0.completed) }))
             """
-        let stored = try await store.query(query).first?.decode(Int64.self)
-        guard stored == Int64(first) else { throw AuditStoreError.indexTaken }
-    }
-
-    private static func insert(_ batch: AuditAppendBatch, on connection: PostgresConnection, logger: Logger) async throws {
-        var leaves: [Int: [UInt8]] = [:]
-        var completed: [Int: [UInt8]] = [:]
-        for (id, hash) in batch.nodes {
-            let row = ((id.index + 1) << id.level) - 1
-            if id.level == 0 { leaves[row] = hash } else { completed[row, default: []] += hash }
-        }
-        for start in stride(from: 0, to: batch.entries.count, by: rowsPerStatement) {
-            let chunk = batch.entries[start..<min(start + rowsPerStatement, batch.entries.count)]
-            var binds = PostgresBindings(capacity: chunk.count * 9)
-            var values: [String] = []
-            values.reserveCapacity(chunk.count)
-            for e in chunk {
-                guard let leaf = leaves[e.index] else { throw AuditStoreError.corrupt("no leaf hash for entry \(e.index)") }
-                let n = binds.count
-                values.append("($\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4), $\(n + 5), $\(n + 6), $\(n + 7), $\(n + 8), $\(n + 9))")
-                binds.append(Int64(e.index))
-                binds.append(e.timestampMilliseconds)
-                binds.append(e.type.rawValue)
-                binds.append(e.actor)
-                binds.append(e.subject)
-                binds.append(e.outcome)
-                binds.append(e.text)
-                binds.append(ByteBuffer(bytes: leaf))
-                binds.append(ByteBuffer(bytes: completed[e.index] ?? []))
-            }
-            let sql =
-                "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, outcome, entry, leaf_hash, completed) VALUES "
-                + values.joined(separator: ", ")
-            do {
-                try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                throw AuditStoreError.indexTaken
-            }
-        }
+        let stored = try await connection.query(query, logger: logger).collect().first?.decode(Int64.self)
+        return stored == Int64(first)
     }
 
     // MARK: reading
@@ -187,25 +148,14 @@ public final class PostgresAuditRepository: SharedAuditRepository {
     }
 
     private static func nodes(_ ids: [SubtreeID], on connection: PostgresConnection, logger: Logger) async throws -> [SubtreeID: [UInt8]] {
-        let wanted = ids.filter { $0.level >= 0 && $0.index >= 0 && $0.level < 62 }
+        let (wanted, rowIndices) = AuditRowLayout.rows(for: ids)
         guard !wanted.isEmpty else { return [:] }
-        let rowIndices = Array(Set(wanted.map { Int64((($0.index + 1) << $0.level) - 1) }))
         var rows: [Int: (leaf: [UInt8], completed: [UInt8])] = [:]
-        let query: PostgresQuery = "SELECT idx, leaf_hash, completed FROM audit_entries WHERE idx = ANY(\(rowIndices))"
+        let query: PostgresQuery = "SELECT idx, leaf_hash, completed FROM audit_entries WHERE idx = ANY(\(rowIndices.map(Int64.init)))"
         for try await (index, leaf, completed) in try await connection.query(query, logger: logger).decode((Int64, ByteBuffer, ByteBuffer).self) {
             rows[Int(index)] = (Array(buffer: leaf), Array(buffer: completed))
         }
-        var result: [SubtreeID: [UInt8]] = [:]
-        for id in wanted {
-            guard let row = rows[((id.index + 1) << id.level) - 1] else { continue }
-            if id.level == 0 {
-                result[id] = row.leaf
-            } else {
-                let offset = (id.level - 1) * MerkleHash.size
-                if row.completed.count >= offset + MerkleHash.size { result[id] = Array(row.completed[offset..<(offset + MerkleHash.size)]) }
-            }
-        }
-        return result
+        return AuditRowLayout.hashes(wanted, in: rows)
     }
 
     public func entries(_ query: AuditEntryQuery) async throws -> [StoredAuditEntry] {
