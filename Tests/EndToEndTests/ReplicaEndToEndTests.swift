@@ -34,7 +34,8 @@ extension ServeEndToEndTests {
         let admin = try await HTTP.adminToken(balancer.url("auth", "/api/v1/auth/token"), password: password)
         let key = try await HTTP.newAgentKey(balancer.url("auth", ""), adminToken: admin, name: "replica-e2e")
 
-        // Eight clients send decisions through NGINX; a second in, one replica is killed outright.
+        // Eight clients send decisions through NGINX; a second in, the first replica (the one that
+        // took the signer's lock at start) is killed outright.
         let clients = 8
         let stop = StopFlag()
         let running = replicas
@@ -59,7 +60,7 @@ extension ServeEndToEndTests {
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(1))
-                running[1].server.kill()
+                running[0].server.kill()
                 try await Task.sleep(for: .seconds(3))
                 stop.set()
                 return []
@@ -81,8 +82,8 @@ extension ServeEndToEndTests {
         let missing = acknowledged.filter { !recorded.contains("\($0.id ?? "?") \($0.index ?? -1)") }
         #expect(missing.isEmpty, "\(missing.count) acknowledged decisions are not in the log at their index")
 
-        // A surviving replica signs a head over everything (taking over if the signer was killed),
-        // and the log verifies offline with only the public keys.
+        // A surviving replica takes over the signing and signs a head over everything, and the log
+        // verifies offline with only the public keys.
         try await waitFor("a tree head over the whole log", seconds: 15) {
             let heads = try? await onOwnThread {
                 try PostgresServer.shared().query(
@@ -98,12 +99,12 @@ extension ServeEndToEndTests {
         // A token revoked through one replica is refused by another within a second, even though
         // that one had just validated (and cached) it.
         let grant = try await HTTP.send(
-            "POST", "http://127.0.0.1:\(replicas[0].authPort)/api/v1/auth/token", json: ["grant_type": "api_key", "api_key": .string(key)])
+            "POST", "http://127.0.0.1:\(replicas[1].authPort)/api/v1/auth/token", json: ["grant_type": "api_key", "api_key": .string(key)])
         let token = try #require(grant.body["access_token"].stringValue)
         let other = "http://127.0.0.1:\(replicas[2].validatePort)/api/v1/constitutional/validate"
         #expect(try await HTTP.send("POST", other, json: HTTP.action(1), bearer: token).status == 200)
         #expect(try await HTTP.send("POST", other, json: HTTP.action(1), bearer: token).status == 200)
-        let revoked = try await HTTP.send("POST", "http://127.0.0.1:\(replicas[0].authPort)/api/v1/auth/revoke", json: ["token": .string(token)])
+        let revoked = try await HTTP.send("POST", "http://127.0.0.1:\(replicas[1].authPort)/api/v1/auth/revoke", json: ["token": .string(token)])
         #expect(revoked.status == 200)
         let revokedAt = ContinuousClock.now
         var refusedAfter: Duration?
