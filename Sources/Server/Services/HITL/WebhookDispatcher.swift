@@ -41,11 +41,30 @@ public actor WebhookDispatcher {
         self.session = URLSession(configuration: configuration)
     }
 
+    /// Each agent's receivers, read at most once a second: every state change of every request needs
+    /// them, and they change rarely. This replica's own registrations clear it at once; another
+    /// replica's are seen within the second.
+    private var receiverCache: [String: (hooks: [WebhookRecord], until: ContinuousClock.Instant)] = [:]
+
+    /// A webhook was registered or removed here.
+    public func webhooksChanged() {
+        receiverCache.removeAll()
+    }
+
+    private func receivers(of agent: String) async throws -> [WebhookRecord] {
+        let now = ContinuousClock.now
+        if let cached = receiverCache[agent], cached.until > now { return cached.hooks }
+        let hooks = try await repository.receivers(of: agent)
+        if receiverCache.count > 10_000 { receiverCache.removeAll() }
+        receiverCache[agent] = (hooks, now + .seconds(1))
+        return hooks
+    }
+
     /// Queues the change for every webhook that receives the request's agent.
     public func notify(_ request: ReviewRequest, json: JSONValue) async {
         let receivers: [WebhookRecord]
         do {
-            receivers = try await repository.receivers(of: request.requester)
+            receivers = try await self.receivers(of: request.requester)
         } catch {
             logger.error("webhook store unavailable; a change was not delivered", metadata: ["review_id": "\(request.id)"])
             return
