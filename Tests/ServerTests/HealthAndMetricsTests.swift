@@ -91,3 +91,29 @@ struct RestrictedMetricsTests {
         #expect(throws: ServerConfiguration.Error.self) { try c.apply(environment: ["ACGS_METRICS_REQUIRE_AUTH": "maybe"]) }
     }
 }
+
+@Suite("Backend configuration")
+struct BackendConfigurationTests {
+    @Test func databaseAndRedisURLsAreReadAndBadOnesRefusedWithoutTheirPassword() throws {
+        var c = ServerConfiguration()
+        try c.apply(environment: [
+            "ACGS_DATABASE_URL": "postgres://acgs:s3cret@db:5439/acgs", "ACGS_REDIS_URL": "redis://:s3cret@cache:6389/2",
+            "ACGS_CACHE_RECONCILE_SECONDS": "3",
+        ])
+        #expect(c.databaseURL == "postgres://acgs:s3cret@db:5439/acgs")
+        #expect(c.redisURL == "redis://:s3cret@cache:6389/2")
+        #expect(c.reconcileSeconds == 3)
+        try c.apply(yaml: "database:\n  url: postgres://u@h/d\nredis:\n  url: redis://h:1/0\n", file: "acgs.yaml")
+        #expect(c.databaseURL == "postgres://u@h/d")
+
+        for (name, value) in [("ACGS_DATABASE_URL", "mysql://root:s3cret@db/acgs"), ("ACGS_REDIS_URL", "rediss://:s3cret@cache:6389/0")] {
+            var bad = ServerConfiguration()
+            #expect {
+                try bad.apply(environment: [name: value])
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains(name) && !text.contains("s3cret")
+            }
+        }
+    }
+}
