@@ -180,6 +180,7 @@ struct Perf: AsyncParsableCommand {
             (healthOnly ? "GET /health" : "governed work") + ", \(connections) connections, "
             + (rate.map { String(format: "open loop at %.0f req/s per endpoint", $0) } ?? "closed loop") + ", "
             + (settings.requests.map { "\($0) requests" } ?? String(format: "%g s", settings.duration ?? 0)) + " per endpoint"
+            + (interrupt.interrupted.load(ordering: .relaxed) ? " (interrupted)" : "")
         let summary = PerfSummary(
             timestamp: Date(), hash: hash, mode: mode, services: phases.map { PerfServiceSummary($0, targetP99: targetP99Ms) },
             targetP99: targetP99Ms, targetThroughput: targetThroughput)
