@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["acgs", "GovernanceCore", "TestServers"],
+            dependencies: ["acgs", "GovernanceCore", "TestServers", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
     ]
