@@ -73,6 +73,7 @@ final class PerfDriver: @unchecked Sendable {
     private var connection: PerfConnection?
     private var sequence = 0
     private var finished = false
+    private var connectFailures = 0
 
     init(loop: any EventLoop, workload: PerfWorkload, plan: PerfPlan, index: Int, hash: String, counters: PerfCounters) {
         self.loop = loop
@@ -103,10 +104,13 @@ final class PerfDriver: @unchecked Sendable {
             switch result {
             case .success(let connection):
                 self.connection = connection
+                self.connectFailures = 0
                 self.next()
             case .failure:
                 self.failed(measured: .now() >= self.plan.warmupEnd)
-                if self.stopping(.now()) { self.finish() } else {
+                self.connectFailures += 1
+                // Five seconds without a connection: this connection gives up (the errors say why).
+                if self.stopping(.now()) || self.connectFailures >= 50 { self.finish() } else {
                     self.loop.scheduleTask(in: .milliseconds(100)) { self.connect() }
                 }
             }
