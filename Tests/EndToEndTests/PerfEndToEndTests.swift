@@ -55,7 +55,8 @@ extension ServeEndToEndTests {
             #expect(result["success_rate"].numberValue ?? 0 > 0.5, "\(result)")
             let statuses = result["status_counts"].objectValue ?? [:]
             #expect(statuses.values.reduce(0) { $0 + ($1.numberValue ?? 0) } == result["requests"].numberValue, "\(result)")
-            #expect(result["errors"].numberValue == (result["status_errors"].numberValue ?? -1) + (result["connection_errors"].numberValue ?? -1))
+            #expect(result["errors"].numberValue == (result["status_errors"].numberValue ?? -1) + (result["connection_errors"].numberValue ?? -1)
+                    + (result["unsent"].numberValue ?? -1))
             #expect(result["target_met"] == .bool(result["errors"] == 0), "\(result)")
             #expect(result["constitutional_compliance"] == true)
             let p50 = result["p50_latency_ms"].numberValue ?? -1, p99 = result["p99_latency_ms"].numberValue ?? -1

@@ -40,6 +40,8 @@ struct PerfTally: Sendable {
     var successes = 0
     var statusErrors = 0
     var ioErrors = 0
+    /// Open loop: measured slots never sent because the server fell too far behind.
+    var unsent = 0
     var compliant = 0
     /// Responses by HTTP status.
     var statuses: [Int: Int] = [:]
@@ -53,6 +55,7 @@ struct PerfTally: Sendable {
         successes += other.successes
         statusErrors += other.statusErrors
         ioErrors += other.ioErrors
+        unsent += other.unsent
         compliant += other.compliant
         statuses.merge(other.statuses, uniquingKeysWith: +)
         if let last = other.lastCompletion, lastCompletion.map({ last > $0 }) ?? true { lastCompletion = last }
@@ -129,6 +132,16 @@ final class PerfDriver: @unchecked Sendable {
         if let due = plan.scheduled(connection: index, sequence: sequence) {
             sequence += 1
             if due >= plan.end { return finish() }
+            // A server far behind the schedule: stop at twice the measured time, the slots not sent counted as errors.
+            if now >= plan.end + (plan.end - plan.warmupEnd) {
+                var k = sequence - 1
+                while let slot = plan.scheduled(connection: index, sequence: k), slot < plan.end {
+                    if slot >= plan.warmupEnd { tally.unsent += 1 }
+                    k += 1
+                }
+                counters.errors.add(tally.unsent, ordering: .relaxed)
+                return finish()
+            }
             if due > now {
                 loop.scheduleTask(deadline: due) { self.fire(at: due) }
                 return

@@ -10,6 +10,7 @@ struct PerfServiceSummary: Sendable {
     var successes: Int
     var statusErrors: Int
     var ioErrors: Int
+    var unsent: Int
     var compliantResponses: Int
     var statuses: [Int: Int]
     var seconds: Double
@@ -26,7 +27,8 @@ struct PerfServiceSummary: Sendable {
         requests = t.responses
         successes = t.successes
         statusErrors = t.statusErrors
-        ioErrors = t.ioErrors
+        ioErrors = t.ioErrors + t.unsent
+        unsent = t.unsent
         compliantResponses = t.compliant
         statuses = t.statuses
         seconds = phase.seconds
@@ -55,7 +57,7 @@ struct PerfServiceSummary: Sendable {
         [
             "service_name": .string(service), "endpoint": .string(label),
             "requests": .number(Double(requests)), "errors": .number(Double(errors)),
-            "status_errors": .number(Double(statusErrors)), "connection_errors": .number(Double(ioErrors)),
+            "status_errors": .number(Double(statusErrors)), "connection_errors": .number(Double(ioErrors - unsent)), "unsent": .number(Double(unsent)),
             "avg_latency_ms": .number(round3(avg)), "p50_latency_ms": .number(round3(p50)), "p90_latency_ms": .number(round3(p90)),
             "p99_latency_ms": .number(round3(p99)), "p99_9_latency_ms": .number(round3(p999)), "max_latency_ms": .number(round3(max)),
             "throughput_rps": .number(round3(throughput)), "duration_seconds": .number(round3(seconds)),
