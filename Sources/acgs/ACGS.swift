@@ -8,7 +8,7 @@ struct ACGS: AsyncParsableCommand {
         abstract: "ACGS-2: constitutional governance for AI agents.",
         discussion: "Every action an agent wants to take is judged against a constitution and allowed, denied or escalated.",
         version: "0.1.0",
-        subcommands: [Serve.self, Validate.self, ConstitutionCommand.self, AgentCommand.self, UserCommand.self, KeysCommand.self, AuditCommand.self, Migrate.self, Bench.self]
+        subcommands: [Serve.self, Validate.self, ConstitutionCommand.self, AgentCommand.self, UserCommand.self, KeysCommand.self, AuditCommand.self, Migrate.self, Bench.self, Perf.self]
     )
 
     /// Usage and input errors exit with status 3 (so that `acgs validate` keeps 0, 1 and 2 for

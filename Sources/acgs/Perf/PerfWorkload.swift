@@ -1,0 +1,115 @@
+import GovernanceCore
+import NIOCore
+import NIOHTTP1
+
+/// What one service's phase sends: a request for each request number.
+struct PerfWorkload: Sendable {
+    var service: String
+    var endpoint: PerfEndpoint
+    var label: String
+    var make: @Sendable (Int) -> PerfRequest
+
+    static func request(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, bearer: String? = nil, hash: String? = nil) -> PerfRequest {
+        request(method, path, body: json.map(CanonicalJSON.encode), bearer: bearer, hash: hash)
+    }
+
+    static func request(_ method: HTTPMethod, _ path: String, body: String?, bearer: String? = nil, hash: String? = nil) -> PerfRequest {
+        var headers = HTTPHeaders()
+        if let hash { headers.add(name: "X-Constitutional-Hash", value: hash) }
+        if let bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        var buffer: ByteBuffer?
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            buffer = ByteBuffer(string: body)
+        }
+        return PerfRequest(method: method, path: path, headers: headers, body: buffer)
+    }
+
+    /// `GET /health`, the deployment guide's original test.
+    static func health(service: String, endpoint: PerfEndpoint, hash: String) -> PerfWorkload {
+        let fixed = request(.GET, endpoint.basePath + "/health", body: nil, hash: hash)
+        return PerfWorkload(service: service, endpoint: endpoint, label: "GET /health") { _ in fixed }
+    }
+
+    /// Validate requests from a mix of benign and violating actions; `missShare` of them carry a
+    /// unique field so that they miss the decision cache.
+    static func validate(endpoint: PerfEndpoint, token: String, hash: String, missShare: Double) -> PerfWorkload {
+        let path = endpoint.basePath + "/api/v1/constitutional/validate"
+        let inputs = BenchInputs.mixed.map(validateBody)
+        let prepared = inputs.map { request(.POST, path, json: $0, bearer: token, hash: hash) }
+        let threshold = Int((missShare * 1000).rounded())
+        return PerfWorkload(service: "constitutional-ai", endpoint: endpoint, label: "POST /api/v1/constitutional/validate") { n in
+            // A multiplicative spread, so that misses are scattered over the run and over the inputs.
+            if (n &* 7919) % 1000 < threshold {
+                guard case .object(var body) = inputs[n % inputs.count] else { return prepared[n % prepared.count] }
+                var context = body["context"]?.objectValue ?? [:]
+                context["perf_request"] = .number(Double(n))
+                body["context"] = .object(context)
+                return request(.POST, path, json: .object(body), bearer: token, hash: hash)
+            }
+            return prepared[n % prepared.count]
+        }
+    }
+
+    static func validateBody(_ input: JudgedInput) -> JSONValue {
+        var body: [String: JSONValue] = [:]
+        if !input.action.isNull { body["action"] = input.action }
+        if !input.content.isNull { body["content"] = input.content }
+        if !input.context.isNull { body["context"] = input.context }
+        return .object(body)
+    }
+
+    static func authValidate(endpoint: PerfEndpoint, token: String, hash: String) -> PerfWorkload {
+        let fixed = request(.POST, endpoint.basePath + "/api/v1/auth/validate", json: ["token": .string(token)], bearer: token, hash: hash)
+        return PerfWorkload(service: "auth", endpoint: endpoint, label: "POST /api/v1/auth/validate") { _ in fixed }
+    }
+
+    static func review(endpoint: PerfEndpoint, apiKey: String, hash: String) -> PerfWorkload {
+        let fixed = request(.POST, endpoint.basePath + "/api/v1/reviews", json: BenchInputs.fastLaneReview, bearer: apiKey, hash: hash)
+        return PerfWorkload(service: "agent-hitl", endpoint: endpoint, label: "POST /api/v1/reviews (fast lane)") { _ in fixed }
+    }
+}
+
+/// The agent, key and token `acgs perf` makes for itself through the Auth service, and removes.
+struct PerfIdentity: Sendable {
+    var adminToken: String
+    var agentId: String
+    var apiKey: String
+    var accessToken: String
+
+    static func create(_ caller: PerfCaller, auth: PerfEndpoint, user: String, password: String, hash: String) async throws -> PerfIdentity {
+        let grant = try await caller.call(
+            .POST, auth, "/api/v1/auth/token", json: ["grant_type": "password", "username": .string(user), "password": .string(password)],
+            hash: hash)
+        guard grant.status == 200, let admin = grant.json["access_token"].stringValue else {
+            throw PerfFailure("admin sign-in as '\(user)' failed: HTTP \(grant.status) \(grant.json["error"])")
+        }
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let agent = try await caller.call(
+            .POST, auth, "/api/v1/auth/agents", json: ["name": .string("acgs-perf-\(suffix)"), "owner": "acgs perf"], bearer: admin, hash: hash)
+        guard agent.status == 201 || agent.status == 200, let id = agent.json["id"].stringValue else {
+            throw PerfFailure("creating the load agent failed: HTTP \(agent.status) \(agent.json)")
+        }
+        do {
+            let key = try await caller.call(.POST, auth, "/api/v1/auth/agents/\(id)/keys", json: [:], bearer: admin, hash: hash)
+            guard let apiKey = key.json["api_key"].stringValue else { throw PerfFailure("creating its API key failed: HTTP \(key.status) \(key.json)") }
+            let exchange = try await caller.call(
+                .POST, auth, "/api/v1/auth/token", json: ["grant_type": "api_key", "api_key": .string(apiKey)], hash: hash)
+            guard let token = exchange.json["access_token"].stringValue else {
+                throw PerfFailure("exchanging the API key for a token failed: HTTP \(exchange.status) \(exchange.json)")
+            }
+            return PerfIdentity(adminToken: admin, agentId: id, apiKey: apiKey, accessToken: token)
+        } catch {
+            _ = try? await caller.call(.DELETE, auth, "/api/v1/auth/agents/\(id)", bearer: admin, hash: hash)
+            throw error
+        }
+    }
+
+    /// Deletes the agent (and so its key); true when the Auth service confirmed.
+    func delete(_ caller: PerfCaller, auth: PerfEndpoint, hash: String) async -> Bool {
+        guard let response = try? await caller.call(.DELETE, auth, "/api/v1/auth/agents/\(agentId)", bearer: adminToken, hash: hash) else {
+            return false
+        }
+        return (200..<300).contains(response.status)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GovernanceCore
+import NIOCore
+import Testing
+
+@testable import acgs
+
+/// The pure parts of `acgs perf`: the open-loop schedule, the summary and its JSON, the plot.
+@Suite struct PerfUnitTests {
+    @Test func theOpenLoopScheduleIsEvenlySpacedAcrossConnections() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        let plan = PerfPlan(
+            start: start, warmupEnd: start, end: start + .seconds(1), requestLimit: nil, interval: .milliseconds(2), connections: 4)
+        var slots: [Int64] = []
+        for k in 0..<5 {
+            for c in 0..<4 { slots.append((plan.scheduled(connection: c, sequence: k)! - start).nanoseconds) }
+        }
+        #expect(slots.sorted() == (0..<20).map { Int64($0) * 2_000_000 })
+        let closed = PerfPlan(start: start, warmupEnd: start, end: start, requestLimit: 10, interval: nil, connections: 4)
+        #expect(closed.scheduled(connection: 0, sequence: 0) == nil)
+    }
+
+    func phase(_ service: String, micros: [UInt64], statuses: [Int] = [], compliant: Int? = nil, seconds: Double = 2) -> PerfPhaseResult {
+        var tally = PerfTally()
+        for m in micros { _ = tally.histogram.record(m) }
+        let codes = statuses.isEmpty ? Array(repeating: 200, count: micros.count) : statuses
+        tally.responses = codes.count
+        tally.successes = codes.filter { (200..<300).contains($0) }.count
+        tally.statusErrors = codes.count - tally.successes
+        for code in codes { tally.statuses[code, default: 0] += 1 }
+        tally.compliant = compliant ?? codes.count
+        return PerfPhaseResult(service: service, label: "POST /x", tally: tally, seconds: seconds, interrupted: false)
+    }
+
+    @Test func percentilesAndTargets() {
+        // 1..1000 ms in 1 ms steps.
+        let fast = PerfServiceSummary(phase("auth", micros: (1...1000).map { UInt64($0) * 1000 }), targetP99: 995)
+        #expect(abs(fast.p50 - 500) < 1)
+        #expect(abs(fast.p90 - 900) < 1)
+        #expect(abs(fast.p99 - 990) < 1)
+        #expect(abs(fast.max - 1000) < 1)
+        #expect(abs(fast.avg - 500.5) < 1)
+        #expect(fast.throughput == 500)
+        #expect(fast.targetMet && fast.compliant && fast.successRate == 1)
+        #expect(!PerfServiceSummary(phase("auth", micros: (1...1000).map { UInt64($0) * 1000 }), targetP99: 900).targetMet)
+        let failing = PerfServiceSummary(phase("auth", micros: [1000, 1000], statuses: [200, 503]), targetP99: 100)
+        #expect(failing.successRate == 0.5 && failing.errors == 1 && !failing.targetMet)
+        let wrongHash = PerfServiceSummary(phase("auth", micros: [1000, 1000], compliant: 1), targetP99: 100)
+        #expect(!wrongHash.compliant && !wrongHash.targetMet)
+    }
+
+    @Test func theJSONHasTheGuidesFields() throws {
+        let summary = PerfSummary(
+            timestamp: Date(), hash: "cdd01ef066bc6cf2", mode: "test",
+            services: [
+                PerfServiceSummary(phase("constitutional-ai", micros: [1000, 2000]), targetP99: 5),
+                PerfServiceSummary(phase("auth", micros: [1000, 9000]), targetP99: 5),
+            ], targetP99: 5, targetThroughput: 1)
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(summary.jsonText.utf8))
+        for field in ["timestamp", "constitutional_hash", "services_tested", "services_passed", "constitutional_compliant", "all_targets_met"] {
+            #expect(json[field] != .null, "missing \(field)")
+        }
+        #expect(json["services_tested"] == 2)
+        #expect(json["services_passed"] == 1)
+        #expect(json["constitutional_compliant"] == 2)
+        #expect(json["all_targets_met"] == false)
+        #expect(json["throughput_result"]["total_throughput"] == 2)
+        #expect(json["throughput_result"]["target_met"] == true)
+        #expect(json["service_results"][1]["service_name"] == "auth")
+        #expect(json["service_results"][1]["target_met"] == false)
+        #expect(summary.html.components(separatedBy: "<svg").count == 3)
+    }
+
+    @Test func thePlotSpansPercentilesZeroTo99_99OnALogScale() {
+        #expect(PerfPlot.percentiles.first == 0)
+        #expect(abs((PerfPlot.percentiles.last ?? 0) - 99.99) < 1e-9)
+        #expect(abs(PerfPlot.x(99) - 2) < 1e-9 && abs(PerfPlot.x(99.9) - 3) < 1e-9)
+        let svg = PerfPlot.svg([(0, 1), (99.99, 2)], targetP99: 5)
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>") && svg.contains("<polyline"))
+    }
+}
