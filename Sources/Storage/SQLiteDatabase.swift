@@ -28,6 +28,24 @@ enum SQLiteDatabase {
         return connection
     }
 
+    /// Opens a connection whose statements run one at a time, each to its end, on a thread of its
+    /// own. SQLite serialises the calls made on a connection, not its statements: a read still being
+    /// stepped on one thread while another thread writes through the same connection fails at once
+    /// with SQLITE_BUSY_SNAPSHOT (seen under load, on the review store). Shut the thread down after
+    /// closing the connection.
+    static func openOnOwnThread(
+        path: String, logger: Logger, setup: (SQLiteConnection) async throws -> Void
+    ) async throws -> (SQLiteConnection, NIOThreadPool) {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        do {
+            return (try await open(path: path, logger: logger, threadPool: thread, setup: setup), thread)
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw error
+        }
+    }
+
     /// Applies the migrations not yet recorded in `table`, each in its own transaction.
     static func migrate(_ db: SQLiteConnection, table: String, _ migrations: [Migration]) async throws {
         _ = try await db.query("CREATE TABLE IF NOT EXISTS \(table) (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 /// The identity store in the embedded database. It may share the file of the decision store
@@ -14,6 +15,7 @@ import SQLiteNIO
 /// agent, triggers for the refresh tokens of a deleted user or agent.
 public final class SQLiteIdentityRepository: IdentityRepository {
     let connection: SQLiteConnection
+    private let thread: NIOThreadPool
 
     /// Versioned migrations, applied in order and recorded in `identity_schema_migrations`.
     static let migrations: [(version: Int, sql: [String])] = [
@@ -97,22 +99,24 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         )
     ]
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
         self.connection = connection
+        self.thread = thread
     }
 
     /// Opens (creating if needed) the database at `path` and brings the identity schema up to date.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.storage.identity")) async throws -> SQLiteIdentityRepository {
-        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
             // Per connection, off by default: the cascade from agents to their keys depends on it.
             _ = try await connection.query("PRAGMA foreign_keys=ON")
             try await SQLiteDatabase.migrate(connection, table: "identity_schema_migrations", migrations)
         }
-        return SQLiteIdentityRepository(connection: connection)
+        return SQLiteIdentityRepository(connection: connection, thread: thread)
     }
 
     public func close() async throws {
         try await connection.close()
+        try await thread.shutdownGracefully()
     }
 
     // MARK: People

@@ -1,12 +1,14 @@
 import Foundation
 import GovernanceCore
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 /// Review requests in the embedded database: the request as a JSON document, with the columns the
 /// queue and the deadline enforcement search by.
 public final class SQLiteReviewRepository: ReviewRepository {
     let connection: SQLiteConnection
+    private let thread: NIOThreadPool
     /// New requests are group-committed: the fast lane opens thousands a second.
     private let inserts: GroupCommitter<ReviewRequest, Void>
 
@@ -33,19 +35,23 @@ public final class SQLiteReviewRepository: ReviewRepository {
         )
     ]
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
         self.connection = connection
+        self.thread = thread
         self.inserts = GroupCommitter(store: { requests in try await Self.insert(requests, on: connection) })
     }
 
     public static func open(path: String, logger: Logger = Logger(label: "acgs.reviews")) async throws -> SQLiteReviewRepository {
-        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
             try await SQLiteDatabase.migrate(connection, table: "review_schema_migrations", migrations)
         }
-        return SQLiteReviewRepository(connection: connection)
+        return SQLiteReviewRepository(connection: connection, thread: thread)
     }
 
-    public func close() async throws { try await connection.close() }
+    public func close() async throws {
+        try await connection.close()
+        try await thread.shutdownGracefully()
+    }
 
     public func insert(_ request: ReviewRequest) async throws {
         try await inserts.submit(request)

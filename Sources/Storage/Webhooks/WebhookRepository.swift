@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 /// A URL that receives the state changes of review requests, signed with its secret.
@@ -130,6 +131,7 @@ public actor InMemoryWebhookRepository: WebhookRepository {
 
 public final class SQLiteWebhookRepository: WebhookRepository {
     let connection: SQLiteConnection
+    private let thread: NIOThreadPool
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -163,16 +165,22 @@ public final class SQLiteWebhookRepository: WebhookRepository {
         ),
     ]
 
-    private init(connection: SQLiteConnection) { self.connection = connection }
-
-    public static func open(path: String, logger: Logger = Logger(label: "acgs.webhooks")) async throws -> SQLiteWebhookRepository {
-        let connection = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
-            try await SQLiteDatabase.migrate(connection, table: "webhook_schema_migrations", migrations)
-        }
-        return SQLiteWebhookRepository(connection: connection)
+    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
+        self.connection = connection
+        self.thread = thread
     }
 
-    public func close() async throws { try await connection.close() }
+    public static func open(path: String, logger: Logger = Logger(label: "acgs.webhooks")) async throws -> SQLiteWebhookRepository {
+        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
+            try await SQLiteDatabase.migrate(connection, table: "webhook_schema_migrations", migrations)
+        }
+        return SQLiteWebhookRepository(connection: connection, thread: thread)
+    }
+
+    public func close() async throws {
+        try await connection.close()
+        try await thread.shutdownGracefully()
+    }
 
     public func enqueue(_ items: [WebhookOutboxItem]) async throws {
         guard !items.isEmpty else { return }
