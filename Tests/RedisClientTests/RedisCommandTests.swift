@@ -21,7 +21,7 @@ struct RedisCommandTests {
             #expect(try await client.send(["TTL", "session"]).integer == 1)
             try await client.set("kept", "k")
             #expect(try await client.send(["TTL", "kept"]).integer == -1)
-            try await waitUntil("the key expires", timeout: .seconds(4)) { (try? await client.get("session")) == .some(nil) }
+            try await waitUntil("the key expires", timeout: .seconds(10)) { (try? await client.get("session")) == .some(nil) }
             #expect(try await client.get("kept") == "k")
         }
     }

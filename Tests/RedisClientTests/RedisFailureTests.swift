@@ -19,7 +19,7 @@ struct RedisFailureTests {
                 let (elapsed, error) = await timed { _ = try await client.get("k0") }
                 await server.resume()
                 #expect(error as? RedisError == .timeout(.milliseconds(300)))
-                #expect(elapsed < .seconds(2), "took \(elapsed)")
+                #expect(elapsed < .seconds(5), "took \(elapsed)")
                 #expect(!client.isHealthy)
                 #expect(client.lastError == .timeout(.milliseconds(300)))
 
@@ -42,7 +42,7 @@ struct RedisFailureTests {
             let error = await #expect(throws: RedisError.self) { try await connection.send(["PING"]) }
             await server.resume()
             #expect(error == .timeout(.milliseconds(200)))
-            try await waitUntil("the connection is closed", timeout: .seconds(2)) { !connection.isActive }
+            try await waitUntil("the connection is closed", timeout: .seconds(10)) { !connection.isActive }
             // Refused by the closed connection, not left to time out.
             let afterwards = await #expect(throws: RedisError.self) { try await connection.send(["PING"]) }
             #expect(afterwards == .connectionClosed)
@@ -62,7 +62,7 @@ struct RedisFailureTests {
                         await #expect(throws: RedisError.self) { try await client.ping() }
                     }
                 }
-                #expect(elapsed < .seconds(2), "20 failing calls took \(elapsed)")
+                #expect(elapsed < .seconds(5), "20 failing calls took \(elapsed)")
                 #expect(!client.isHealthy)
                 switch client.lastError {
                 case .connectionFailed?, .connectionClosed?: break
@@ -91,7 +91,7 @@ struct RedisFailureTests {
                 return
             }
             #expect(reason.contains("127.0.0.1:\(server.port)"))
-            #expect(elapsed < .seconds(1), "took \(elapsed)")
+            #expect(elapsed < .seconds(5), "took \(elapsed)")
         }
     }
 

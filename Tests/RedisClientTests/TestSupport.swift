@@ -43,7 +43,7 @@ struct ConditionNotMet: Error, CustomStringConvertible {
 
 /// Waits until `condition` holds, checking every 20 ms; fails after `timeout`.
 func waitUntil(
-    _ what: String, timeout: Duration = .seconds(5), _ condition: () async -> Bool
+    _ what: String, timeout: Duration = .seconds(15), _ condition: () async -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while !(await condition()) {

@@ -84,7 +84,7 @@ struct IntegrityController {
         let kid = try await store { try await ring.store.rotate() }
         // The next head is signed by the new key at once, so the rotation is visible in the log.
         let head = try await store { try await runtime.treeHeads.sign() }
-        try await store {
+        _ = try await store {
             try await runtime.auditLog.append(
                 AuditEvent(
                     type: .system, actor: context.principal?.id ?? "anonymous", constitutionalHash: runtime.activeHash, subjects: [kid],

@@ -171,7 +171,8 @@ struct ReviewConsole {
         _ = try Self.checkCSRF(form, request)
         let id = try context.parameters.require("id")
         func again(_ message: String, _ status: HTTPResponse.Status) async throws -> Response {
-            guard let review = try await store({ try await desk.repository.find(id: id) })?.request else {
+            let stored = try await store { try await desk.repository.find(id: id) }
+            guard let review = stored?.request else {
                 return Self.page("<p>No such request.</p>", title: "Not found", user: principal.name, csrf: csrf, status: .notFound)
             }
             return Self.page(try await detail(review, csrf: csrf, error: message), title: "Request \(review.id)", user: principal.name, csrf: csrf, status: status)
