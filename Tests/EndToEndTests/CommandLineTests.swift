@@ -2,7 +2,9 @@ import Foundation
 import GovernanceCore
 import Testing
 
-@Suite("acgs validate and acgs constitution")
+/// Each test runs `acgs` as a process and waits for it, which holds one of the few threads that
+/// tasks share: one at a time, so the rest of the suite keeps its timers.
+@Suite("acgs validate and acgs constitution", .serialized)
 struct CommandLineTests {
     @Test(arguments: [
         (#"{"content": "Summarise the meeting notes for the team."}"#, Int32(0), "ALLOW"),

@@ -17,8 +17,10 @@ struct RedisCommandTests {
     @Test("SET with an expiry: the key has a TTL, then is gone")
     func expiry() async throws {
         try await withRedis { _, client in
+            // The TTL is read on a long expiry: on a busy machine a second can pass before it is asked.
+            try await client.set("cached", "c", expirySeconds: 60)
+            #expect((1...60).contains(try await client.send(["TTL", "cached"]).integer ?? 0))
             try await client.set("session", "s1", expirySeconds: 1)
-            #expect(try await client.send(["TTL", "session"]).integer == 1)
             try await client.set("kept", "k")
             #expect(try await client.send(["TTL", "kept"]).integer == -1)
             try await waitUntil("the key expires", timeout: .seconds(10)) { (try? await client.get("session")) == .some(nil) }
