@@ -99,7 +99,7 @@ final class LoadBalancer: @unchecked Sendable {
 
 extension URL {
     func creatingFile() -> URL {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         return self
     }
 }

@@ -35,7 +35,7 @@ extension ServeEndToEndTests {
         var statuses: [Int] = []
         for n in 0..<40 { statuses.append(try await HTTP.send("POST", validate, json: HTTP.action(n % 20), bearer: key).status) }
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
-        try await waitFor("readiness to report the degradation", seconds: 10) {
+        try await waitUntil("readiness to report the degradation", timeout: .seconds(10)) {
             let answer = try? await HTTP.send("GET", ready)
             return answer?.status == 200 && answer?.body["checks"]["cache_l2"].stringValue?.hasPrefix("degraded") == true
         }
@@ -47,14 +47,14 @@ extension ServeEndToEndTests {
         #expect(try await HTTP.send("POST", validate, json: HTTP.action(1), bearer: token).status == 200)
         #expect(try await HTTP.send("POST", "http://127.0.0.1:\(first.authPort)/api/v1/auth/revoke", json: ["token": .string(token)]).status == 200)
         let revokedAt = ContinuousClock.now
-        try await waitFor("the revocation to reach the other replica", seconds: 6) {
+        try await waitUntil("the revocation to reach the other replica", timeout: .seconds(6)) {
             (try? await HTTP.send("POST", validate, json: HTTP.action(1), bearer: token).status) == 401
         }
         #expect(ContinuousClock.now - revokedAt < .seconds(4), "within the reconciliation period (2 s) and a poll")
 
         // Redis comes back: the replicas reconnect by themselves.
         try await redis.restart()
-        try await waitFor("readiness to report the L2 again", seconds: 20) {
+        try await waitUntil("readiness to report the L2 again", timeout: .seconds(20)) {
             (try? await HTTP.send("GET", ready))?.body["checks"]["cache_l2"] == "ok"
         }
         #expect(try await HTTP.send("POST", validate, json: HTTP.action(99), bearer: key).status == 200)
@@ -94,7 +94,7 @@ extension ServeEndToEndTests {
         #expect(notReady.body["status"] == "not_ready")
 
         try await onOwnThread { try cluster.start() }
-        try await waitFor("decisions to resume", seconds: 30) {
+        try await waitUntil("decisions to resume", timeout: .seconds(30)) {
             guard let answer = try? await HTTP.send("POST", validate, json: HTTP.action(200), bearer: key), answer.status == 200 else { return false }
             if let id = answer.body["decision_id"].stringValue { acknowledged.append(id) }
             return true
@@ -111,7 +111,7 @@ extension ServeEndToEndTests {
         let recorded = Set(stored.split(separator: "\n").map { String($0) })
         #expect(acknowledged.count == 21)
         #expect(acknowledged.allSatisfy(recorded.contains))
-        try await waitFor("a tree head over the whole log", seconds: 10) {
+        try await waitUntil("a tree head over the whole log", timeout: .seconds(10)) {
             let covered = try? await onOwnThread {
                 try cluster.query("SELECT (SELECT max(tree_size) FROM audit_heads) = (SELECT count(*) FROM audit_entries)", database: database)
             }

@@ -27,7 +27,7 @@ extension ServeEndToEndTests {
             balancer.stop()
             for replica in replicas { _ = replica.server.stop() }
         }
-        try await waitFor("NGINX to answer", seconds: 10) {
+        try await waitUntil("NGINX to answer", timeout: .seconds(10)) {
             (try? await HTTP.send("GET", balancer.url("constitutional_ai", "/health")).status) == 200
         }
 
@@ -84,7 +84,7 @@ extension ServeEndToEndTests {
 
         // A surviving replica takes over the signing and signs a head over everything, and the log
         // verifies offline with only the public keys.
-        try await waitFor("a tree head over the whole log", seconds: 15) {
+        try await waitUntil("a tree head over the whole log", timeout: .seconds(15)) {
             let heads = try? await onOwnThread {
                 try PostgresServer.shared().query(
                     "SELECT (SELECT max(tree_size) FROM audit_heads) = (SELECT count(*) FROM audit_entries)", database: database)
@@ -120,16 +120,6 @@ extension ServeEndToEndTests {
         print("replicas: \(acknowledged.count) decisions acknowledged through NGINX, \(failed) failed around the kill; revoked token refused by another replica after \(after)")
         await redis.stop()
     }
-}
-
-/// Polls `condition` until it holds, or fails after `seconds`.
-func waitFor(_ what: String, seconds: Double, _ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if await condition() { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw RunError(message: "timed out waiting for \(what)")
 }
 
 /// A flag the clients of a load test poll.

@@ -37,21 +37,6 @@ func withRedis<T: Sendable>(
     }
 }
 
-struct ConditionNotMet: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// Waits until `condition` holds, checking every 20 ms; fails after `timeout`.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(15), _ condition: () async -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else { throw ConditionNotMet(description: "timed out waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 /// How long `operation` took, and what it threw.
 func timed(_ operation: () async throws -> Void) async -> (elapsed: Duration, error: (any Error)?) {
     let start = ContinuousClock.now

@@ -25,7 +25,7 @@ struct CacheTierTests {
         #expect(judged.status == .ok)
         #expect(judged.json["metadata"]["cache_hit"] == false)
         // Stored in the background, under the purpose and the constitutional hash.
-        try await eventually {
+        try await waitUntil("the evaluation is in Redis", timeout: .seconds(10)) {
             let keys = try await redis.send(["KEYS", "acgs:policy_decisions:\(first.hash):*"])
             return (keys.array?.count ?? 0) > 0
         }
@@ -63,14 +63,4 @@ struct CacheTierTests {
         #expect(CachePurpose.jwtValidation.ttlSeconds == 3_600)
         #expect(CachePurpose.policyDecisions.ttlSeconds == 1_800)
     }
-}
-
-/// Polls `condition` for up to ten seconds.
-func eventually(_ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("the condition did not hold within ten seconds")
 }

@@ -21,7 +21,6 @@ public struct Stores: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = directory + "/acgs.sqlite"
         var opened: [@Sendable () async -> Void] = []
-        func closeOpened() async { for close in opened.reversed() { await close() } }
         do {
             let identities = try await SQLiteIdentityRepository.open(path: database, logger: logger)
             opened.append { try? await identities.close() }
@@ -31,15 +30,18 @@ public struct Stores: Sendable {
             opened.append { try? await reviews.close() }
             let webhooks = try await SQLiteWebhookRepository.open(path: database, logger: logger)
             opened.append { try? await webhooks.close() }
-            let closers = opened
             return Stores(
                 identities: identities, audit: audit, reviews: reviews, webhooks: webhooks,
-                services: [SQLiteCheckpointer(repository: audit, logger: logger)],
-                closeAll: { for close in closers.reversed() { await close() } })
+                services: [SQLiteCheckpointer(repository: audit, logger: logger)], closeAll: inReverse(opened))
         } catch {
-            await closeOpened()
+            await inReverse(opened)()
             throw error
         }
+    }
+
+    /// Closes what was opened, the last first.
+    private static func inReverse(_ closers: [@Sendable () async -> Void]) -> @Sendable () async -> Void {
+        { for close in closers.reversed() { await close() } }
     }
 
     /// The shared store, its schema brought up to date first. The pool itself runs as a service of

@@ -79,7 +79,7 @@ actor AuditTreeState {
 
     /// The tree as the store holds it now.
     static func stored(in repository: any AuditRepository) async throws -> IncrementalMerkleTree<SubtreeHashBuffer> {
-        try await treeAsStored(size: try await repository.size(), known: nil, nodes: { try await repository.nodes($0) })
+        try await treeAsStored(size: try await repository.size(), nodes: { try await repository.nodes($0) })
     }
 
     func commit(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
@@ -111,8 +111,8 @@ actor AuditTreeState {
     }
 
     /// Several replicas append to one store: the entries get their indices while this writer holds
-    /// the store's append lock, built on the tree as stored at that moment (read again only when
-    /// another replica appended since), so that replicas take turns instead of colliding.
+    /// the store's append lock, built on the tree as stored at that moment, so that replicas take
+    /// turns instead of colliding.
     private func commitShared(_ groups: [[AuditEvent]], to shared: any SharedAuditRepository) async throws -> [[Int]] {
         // Most often no other replica appended since this one last did: one round trip, on the tree
         // as this writer knows it. Otherwise the store refuses it whole, and the batch is built again
@@ -128,11 +128,10 @@ actor AuditTreeState {
                 throw error
             }
         }
-        let known = stale ? nil : tree
         let now = self.now
         do {
             let (next, indices) = try await shared.appendExclusively { size, nodes in
-                var next = try await Self.treeAsStored(size: size, known: known, nodes: nodes)
+                var next = try await Self.treeAsStored(size: size, nodes: nodes)
                 let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
                 return (batch, (next, indices))
             }
@@ -146,11 +145,10 @@ actor AuditTreeState {
         }
     }
 
-    /// The tree at `size`: `known` when it is already there, otherwise rebuilt from the stored frontier.
+    /// The tree at `size`, rebuilt from the stored frontier.
     static func treeAsStored(
-        size: Int, known: IncrementalMerkleTree<SubtreeHashBuffer>?, nodes: ([SubtreeID]) async throws -> [SubtreeID: [UInt8]]
+        size: Int, nodes: ([SubtreeID]) async throws -> [SubtreeID: [UInt8]]
     ) async throws -> IncrementalMerkleTree<SubtreeHashBuffer> {
-        if let known, known.size == size { return known }
         let frontier = MerkleProofLayout.frontier(treeSize: size)
         let stored = try await nodes(frontier)
         guard stored.count == frontier.count else {

@@ -100,9 +100,7 @@ public final class PostgresAuditRepository: SharedAuditRepository {
     public func append(_ batch: AuditAppendBatch) async throws {
         guard !batch.entries.isEmpty else { return }
         let logger = store.logger
-        let inserted = try await store.withDeadline {
-            try await self.store.client.withConnection { try await Self.insert(batch, on: $0, logger: logger) }
-        }
+        let inserted = try await store.withConnection { try await Self.insert(batch, on: $0, logger: logger) }
         guard inserted else { throw AuditStoreError.indexTaken }
     }
 
@@ -130,9 +128,7 @@ public final class PostgresAuditRepository: SharedAuditRepository {
 
     public func size() async throws -> Int {
         let logger = store.logger
-        return try await store.withDeadline {
-            try await self.store.client.withConnection { try await Self.size(on: $0, logger: logger) }
-        }
+        return try await store.withConnection { try await Self.size(on: $0, logger: logger) }
     }
 
     private static func size(on connection: PostgresConnection, logger: Logger) async throws -> Int {
@@ -142,9 +138,7 @@ public final class PostgresAuditRepository: SharedAuditRepository {
 
     public func nodes(_ ids: [SubtreeID]) async throws -> [SubtreeID: [UInt8]] {
         let logger = store.logger
-        return try await store.withDeadline {
-            try await self.store.client.withConnection { try await Self.nodes(ids, on: $0, logger: logger) }
-        }
+        return try await store.withConnection { try await Self.nodes(ids, on: $0, logger: logger) }
     }
 
     private static func nodes(_ ids: [SubtreeID], on connection: PostgresConnection, logger: Logger) async throws -> [SubtreeID: [UInt8]] {

@@ -64,7 +64,16 @@ public final class PostgresStore: Service, Sendable {
         }
     }
 
-    /// Runs `body` in a transaction on one connection, within the deadline.
+    /// Runs `body` on one pooled connection, within the deadline.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withDeadline {
+            try await self.client.withConnection { try await body($0) }
+        }
+    }
+
+    /// Runs `body` in a transaction on one connection, within the deadline. (Not postgres-nio's
+    /// `withTransaction`, which wraps every error thrown inside, so that callers could no longer
+    /// tell a refused append, `AuditStoreError.indexTaken`, from a failed database.)
     public func transaction<T: Sendable>(
         deadline: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
