@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import SQLiteNIO
+import Synchronization
 
 /// What every embedded store shares: how a connection to `acgs.sqlite` is opened and how a
 /// store's versioned migrations are applied.
@@ -20,6 +21,11 @@ enum SQLiteDatabase {
             _ = try await connection.query("PRAGMA journal_mode=WAL")
             _ = try await connection.query("PRAGMA synchronous=FULL")
             _ = try await connection.query("PRAGMA busy_timeout=5000")
+            // Checkpoints copy the log into the database and fsync it: run by a writer's commit, they
+            // stall every request behind it (the review store's commits did, at SQLite's default of
+            // 1,000 pages). `SQLiteCheckpointer` runs them beside the writers; this larger automatic
+            // threshold is only a backstop, for a process without one.
+            _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
             try await setup(connection)
         } catch {
             try? await connection.close()
@@ -31,15 +37,15 @@ enum SQLiteDatabase {
     /// Opens a connection whose statements run one at a time, each to its end, on a thread of its
     /// own. SQLite serialises the calls made on a connection, not its statements: a read still being
     /// stepped on one thread while another thread writes through the same connection fails at once
-    /// with SQLITE_BUSY_SNAPSHOT (seen under load, on the review store). Shut the thread down after
-    /// closing the connection.
+    /// with SQLITE_BUSY_SNAPSHOT (seen under load, on the review store).
     static func openOnOwnThread(
         path: String, logger: Logger, setup: (SQLiteConnection) async throws -> Void
-    ) async throws -> (SQLiteConnection, NIOThreadPool) {
+    ) async throws -> SQLiteStoreConnection {
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
         do {
-            return (try await open(path: path, logger: logger, threadPool: thread, setup: setup), thread)
+            let connection = try await open(path: path, logger: logger, threadPool: thread, setup: setup)
+            return SQLiteStoreConnection(connection: connection, thread: thread, writeLock: .forFile(path))
         } catch {
             try? await thread.shutdownGracefully()
             throw error
@@ -67,5 +73,80 @@ enum SQLiteDatabase {
                 throw error
             }
         }
+    }
+}
+
+/// One writer at a time for a database file, across this process's connections to it. SQLite lets
+/// one connection write at once; a connection that finds the file locked sleeps in SQLite's busy
+/// handler (1, 2, 5, … up to 100 ms a try), which under load gave requests tails of hundreds of
+/// milliseconds (the review store's inserts behind the audit log's group commits). Writers queue
+/// here instead, in order, and resume the moment the lock is free.
+public actor SQLiteWriteLock {
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var next = 0
+
+    private static let locks = Mutex<[String: SQLiteWriteLock]>([:])
+
+    /// The lock of the file at `path`, shared by every connection this process opens to it.
+    public static func forFile(_ path: String) -> SQLiteWriteLock {
+        let key = URL(fileURLWithPath: path).standardizedFileURL.path
+        return locks.withLock { locks in
+            if let lock = locks[key] { return lock }
+            let lock = SQLiteWriteLock()
+            locks[key] = lock
+            return lock
+        }
+    }
+
+    public func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        guard held else {
+            held = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        guard next < waiting.count else {
+            held = false
+            waiting.removeAll(keepingCapacity: true)
+            next = 0
+            return
+        }
+        // The lock passes straight to the next writer in line.
+        let continuation = waiting[next]
+        next += 1
+        continuation.resume()
+    }
+}
+
+/// A store's connection: statements run one at a time on a thread of its own, and every statement
+/// other than a SELECT holds the file's write lock.
+final class SQLiteStoreConnection: Sendable {
+    let connection: SQLiteConnection
+    private let thread: NIOThreadPool
+    let writeLock: SQLiteWriteLock
+
+    init(connection: SQLiteConnection, thread: NIOThreadPool, writeLock: SQLiteWriteLock) {
+        self.connection = connection
+        self.thread = thread
+        self.writeLock = writeLock
+    }
+
+    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        if sql.hasPrefix("SELECT") { return try await connection.query(sql, binds) }
+        return try await writeLock.exclusive { try await connection.query(sql, binds) }
+    }
+
+    func close() async throws {
+        try await connection.close()
+        try await thread.shutdownGracefully()
     }
 }

@@ -111,7 +111,7 @@ extension ServeEndToEndTests {
         let recorded = Set(stored.split(separator: "\n").map { String($0) })
         #expect(acknowledged.count == 21)
         #expect(acknowledged.allSatisfy(recorded.contains))
-        try await waitUntil("a tree head over the whole log", timeout: .seconds(10)) {
+        try await waitUntil("a tree head over the whole log", timeout: .seconds(30)) {
             let covered = try? await onOwnThread {
                 try cluster.query("SELECT (SELECT max(tree_size) FROM audit_heads) = (SELECT count(*) FROM audit_entries)", database: database)
             }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GovernanceCore
 import Testing
 
@@ -62,6 +65,11 @@ extension ServeEndToEndTests {
             let p50 = result["p50_latency_ms"].numberValue ?? -1, p99 = result["p99_latency_ms"].numberValue ?? -1
             #expect(p50 > 0 && p50 <= p99 && p99 <= result["max_latency_ms"].numberValue ?? -1)
         }
+        // The reviews went through the fast lane: the HITL phase's agent had no denials on its record.
+        let (metricsData, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(replica.ports["agent_hitl"]!)/metrics")!)
+        let fastLane = String(decoding: metricsData, as: UTF8.self).split(separator: "\n")
+            .first { $0.hasPrefix(#"acgs_review_requests_total{lane="fast"}"#) }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(fastLane >= results[2]["requests"].numberValue ?? .infinity, "\(results[2])")
         // The table, per service.
         for service in ["constitutional-ai", "auth", "agent-hitl"] { #expect(closed.stdout.contains(service)) }
         // The HTML report: a plot per service.

@@ -92,7 +92,7 @@ struct WebhookTests {
             policy: ReviewPolicy(), at: Date())
         // Nothing listens yet: the first attempt fails, and the next is a minute away when the server stops.
         let before = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1)
-        await before.notify(request, json: ["id": "rev_1"])
+        await before.notify(request, policy: ReviewPolicy())
         // Generous waits: the whole suite starts at once, and a first connection can take seconds then.
         var deadline = ContinuousClock.now + .seconds(60)
         while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }

@@ -61,6 +61,7 @@ struct HealthController {
                 throw APIError(.forbidden, code: "forbidden", message: "metrics admit the roles admin, auditor")
             }
         }
+        await runtime.reviews.refreshQueueDepth()
         var buffer = ByteBuffer()
         buffer.writeString(runtime.metrics.exposition())
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: buffer))

@@ -21,6 +21,8 @@ public final class SQLiteAuditRepository: AuditRepository {
     /// other connections' work (a checkpoint, a long read) in the shared pool.
     private let writerThread: NIOThreadPool
     public let path: String
+    /// Shared with the other stores' connections to the file: one writer at a time, without busy sleeps.
+    private let writeLock: SQLiteWriteLock
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -68,6 +70,7 @@ public final class SQLiteAuditRepository: AuditRepository {
         self.reader = reader
         self.writerThread = writerThread
         self.path = path
+        self.writeLock = .forFile(path)
     }
 
     /// Opens (creating if needed) the log in the database at `path`.
@@ -77,10 +80,6 @@ public final class SQLiteAuditRepository: AuditRepository {
         let writer: SQLiteConnection
         do {
             writer = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: writerThread) { connection in
-            // Checkpoints copy the log into the database and fsync it: on the writer they would stall
-            // every request waiting in the group commit. `SQLiteCheckpointer` runs them beside the
-            // writer; this larger automatic threshold is only a backstop.
-                _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
                 try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
             }
         } catch {
@@ -126,17 +125,19 @@ public final class SQLiteAuditRepository: AuditRepository {
                 ))
         }
         do {
-            if statements.count == 1 {
-                // The common case: one statement is its own transaction, so one trip to the database.
-                _ = try await writer.query(statements[0].0, statements[0].1)
-            } else {
-                _ = try await writer.query("BEGIN IMMEDIATE")
-                do {
-                    for (sql, binds) in statements { _ = try await writer.query(sql, binds) }
-                    _ = try await writer.query("COMMIT")
-                } catch {
-                    _ = try? await writer.query("ROLLBACK")
-                    throw error
+            try await writeLock.exclusive { [writer, statements] in
+                if statements.count == 1 {
+                    // The common case: one statement is its own transaction, so one trip to the database.
+                    _ = try await writer.query(statements[0].0, statements[0].1)
+                } else {
+                    _ = try await writer.query("BEGIN IMMEDIATE")
+                    do {
+                        for (sql, binds) in statements { _ = try await writer.query(sql, binds) }
+                        _ = try await writer.query("COMMIT")
+                    } catch {
+                        _ = try? await writer.query("ROLLBACK")
+                        throw error
+                    }
                 }
             }
         } catch let error as SQLiteError where Self.isKeyConflict(error.reason) {
@@ -247,12 +248,13 @@ public final class SQLiteAuditRepository: AuditRepository {
     // MARK: heads
 
     public func appendHead(_ head: SignedTreeHead) async throws {
-        _ = try await writer.query(
+        _ = try await writeLock.exclusive { [writer] in try await writer.query(
             "INSERT INTO audit_heads (tree_size, root_hash, timestamp, constitutional_hash, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .integer(head.treeSize), .text(MerkleHash.hex(head.rootHash)), .text(head.timestamp), .text(head.constitutionalHash),
                 .text(head.keyId), .text(Data(head.signature).base64EncodedString()),
             ])
+        }
     }
 
     public func latestHead() async throws -> SignedTreeHead? {

@@ -14,8 +14,7 @@ import SQLiteNIO
 /// compare-and-set of single use and revocation, a cascading foreign key for the keys of a deleted
 /// agent, triggers for the refresh tokens of a deleted user or agent.
 public final class SQLiteIdentityRepository: IdentityRepository {
-    let connection: SQLiteConnection
-    private let thread: NIOThreadPool
+    let connection: SQLiteStoreConnection
 
     /// Versioned migrations, applied in order and recorded in `identity_schema_migrations`.
     static let migrations: [(version: Int, sql: [String])] = [
@@ -99,24 +98,22 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         )
     ]
 
-    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
+    private init(connection: SQLiteStoreConnection) {
         self.connection = connection
-        self.thread = thread
     }
 
     /// Opens (creating if needed) the database at `path` and brings the identity schema up to date.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.storage.identity")) async throws -> SQLiteIdentityRepository {
-        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
+        let connection = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
             // Per connection, off by default: the cascade from agents to their keys depends on it.
             _ = try await connection.query("PRAGMA foreign_keys=ON")
             try await SQLiteDatabase.migrate(connection, table: "identity_schema_migrations", migrations)
         }
-        return SQLiteIdentityRepository(connection: connection, thread: thread)
+        return SQLiteIdentityRepository(connection: connection)
     }
 
     public func close() async throws {
         try await connection.close()
-        try await thread.shutdownGracefully()
     }
 
     // MARK: People

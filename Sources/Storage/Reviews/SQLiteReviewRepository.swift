@@ -7,8 +7,7 @@ import SQLiteNIO
 /// Review requests in the embedded database: the request as a JSON document, with the columns the
 /// queue and the deadline enforcement search by.
 public final class SQLiteReviewRepository: ReviewRepository {
-    let connection: SQLiteConnection
-    private let thread: NIOThreadPool
+    let connection: SQLiteStoreConnection
     /// New requests are group-committed: the fast lane opens thousands a second.
     private let inserts: GroupCommitter<ReviewRequest, Void>
 
@@ -35,22 +34,20 @@ public final class SQLiteReviewRepository: ReviewRepository {
         )
     ]
 
-    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
+    private init(connection: SQLiteStoreConnection) {
         self.connection = connection
-        self.thread = thread
         self.inserts = GroupCommitter(store: { requests in try await Self.insert(requests, on: connection) })
     }
 
     public static func open(path: String, logger: Logger = Logger(label: "acgs.reviews")) async throws -> SQLiteReviewRepository {
-        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
+        let connection = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
             try await SQLiteDatabase.migrate(connection, table: "review_schema_migrations", migrations)
         }
-        return SQLiteReviewRepository(connection: connection, thread: thread)
+        return SQLiteReviewRepository(connection: connection)
     }
 
     public func close() async throws {
         try await connection.close()
-        try await thread.shutdownGracefully()
     }
 
     public func insert(_ request: ReviewRequest) async throws {
@@ -59,7 +56,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
 
     /// One multi-row INSERT, atomic on its own: all the batch or none. (The committer's batches of at
     /// most 500 stay far below SQLite's limit on bound values.)
-    private static func insert(_ requests: [ReviewRequest], on connection: SQLiteConnection) async throws {
+    private static func insert(_ requests: [ReviewRequest], on connection: SQLiteStoreConnection) async throws {
         var binds: [SQLiteData] = []
         for request in requests { binds += try columns(request) }
         _ = try await connection.query(

@@ -130,8 +130,7 @@ public actor InMemoryWebhookRepository: WebhookRepository {
 }
 
 public final class SQLiteWebhookRepository: WebhookRepository {
-    let connection: SQLiteConnection
-    private let thread: NIOThreadPool
+    let connection: SQLiteStoreConnection
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -165,21 +164,19 @@ public final class SQLiteWebhookRepository: WebhookRepository {
         ),
     ]
 
-    private init(connection: SQLiteConnection, thread: NIOThreadPool) {
+    private init(connection: SQLiteStoreConnection) {
         self.connection = connection
-        self.thread = thread
     }
 
     public static func open(path: String, logger: Logger = Logger(label: "acgs.webhooks")) async throws -> SQLiteWebhookRepository {
-        let (connection, thread) = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
+        let connection = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
             try await SQLiteDatabase.migrate(connection, table: "webhook_schema_migrations", migrations)
         }
-        return SQLiteWebhookRepository(connection: connection, thread: thread)
+        return SQLiteWebhookRepository(connection: connection)
     }
 
     public func close() async throws {
         try await connection.close()
-        try await thread.shutdownGracefully()
     }
 
     public func enqueue(_ items: [WebhookOutboxItem]) async throws {

@@ -23,8 +23,8 @@ struct Perf: AsyncParsableCommand {
             Runs each endpoint in turn (validate, auth validate, a fast-lane review), each after its own \
             warm-up, over keep-alive connections: closed loop (one request in flight per connection), or \
             open loop with --rate (requests on an evenly spaced schedule, latency counted from the scheduled \
-            time). Creates an agent through the Auth service as the admin (password in ACGS_ADMIN_PASSWORD \
-            or on standard input with --admin-password-stdin) and deletes it afterwards. \
+            time). Creates an agent per endpoint through the Auth service as the admin (password in ACGS_ADMIN_PASSWORD \
+            or on standard input with --admin-password-stdin) and deletes them afterwards. \
             Exit status: 0 all targets met, 1 not met or failed, 3 usage error.
             """)
 
@@ -146,32 +146,35 @@ struct Perf: AsyncParsableCommand {
                 throw PerfFailure("\(constitutionalAI)/health answered HTTP \(health.status) without a constitutional_hash")
             }
             hash = found
-            if let password {
-                identity = try await PerfIdentity.create(caller, auth: endpoints["auth"]!, user: adminUser, password: password, hash: hash)
-            }
             for service in selected {
                 if interrupt.interrupted.load(ordering: .relaxed) { break }
                 let endpoint = endpoints[service]!
                 let workload: PerfWorkload
-                if let identity {
+                if let password {
+                    // An agent of its own per phase: the validate phase's denials and escalations
+                    // would otherwise raise the risk of its fast-lane reviews out of the fast lane.
+                    let agent = try await PerfIdentity.create(caller, auth: endpoints["auth"]!, user: adminUser, password: password, hash: hash)
+                    identity = agent
                     switch service {
                     case "constitutional-ai":
-                        workload = .validate(endpoint: endpoint, token: identity.accessToken, hash: hash, missShare: missShare)
-                    case "auth": workload = .authValidate(endpoint: endpoint, token: identity.accessToken, hash: hash)
-                    default: workload = .review(endpoint: endpoint, apiKey: identity.apiKey, hash: hash)
+                        workload = .validate(endpoint: endpoint, token: agent.accessToken, hash: hash, missShare: missShare)
+                    case "auth": workload = .authValidate(endpoint: endpoint, token: agent.accessToken, hash: hash)
+                    default: workload = .review(endpoint: endpoint, apiKey: agent.apiKey, hash: hash)
                     }
                 } else {
                     workload = .health(service: service, endpoint: endpoint, hash: hash)
                 }
                 FileHandle.standardError.write(Data("\(service): \(workload.label) at \(endpoint)\n".utf8))
                 phases.append(try await PerfRunner.run(workload, group: group, options: settings, hash: hash, interrupt: interrupt))
+                if let agent = identity {
+                    await remove(agent, caller, auth: endpoints["auth"]!, hash: hash)
+                    identity = nil
+                }
             }
         } catch {
             failure = error
         }
-        if let identity, !(await identity.delete(caller, auth: endpoints["auth"]!, hash: hash)) {
-            FileHandle.standardError.write(Data("warning: could not delete the load agent \(identity.agentId); delete it by hand\n".utf8))
-        }
+        if let identity { await remove(identity, caller, auth: endpoints["auth"]!, hash: hash) }
         signals.cancel()
         try? await group.shutdownGracefully()
         if let failure { throw failure }
@@ -189,5 +192,11 @@ struct Perf: AsyncParsableCommand {
         if let report { try summary.html.write(toFile: report, atomically: true, encoding: .utf8) }
         if interrupt.interrupted.load(ordering: .relaxed) { throw ExitCode(130) }
         if !summary.allTargetsMet { throw ExitCode(1) }
+    }
+
+    private func remove(_ agent: PerfIdentity, _ caller: PerfCaller, auth: PerfEndpoint, hash: String) async {
+        if !(await agent.delete(caller, auth: auth, hash: hash)) {
+            FileHandle.standardError.write(Data("warning: could not delete the load agent \(agent.agentId); delete it by hand\n".utf8))
+        }
     }
 }

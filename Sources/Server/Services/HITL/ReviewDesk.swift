@@ -26,6 +26,9 @@ public actor ReviewDesk {
     /// Delegates looked up in the last minute, by agent: the fast lane opens thousands a second.
     private var delegateCache: [String: (ids: Set<String>, until: Date)] = [:]
     private var historyCache: [String: (counts: (denials: Int, escalations: Int), until: Date)] = [:]
+    /// Open requests per assignee, read at most once a second and counted up by this desk's own
+    /// assignments in between: counting them per assignment scans every open request.
+    private var assigneeLoad: (counts: [String: Int], until: Date)?
     public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
@@ -84,14 +87,10 @@ public actor ReviewDesk {
     /// Opens a request: scored, routed (approved at once below the fast-lane threshold), stored and audited.
     public func open(_ opening: Opening) async throws -> ReviewRequest {
         let at = now()
-        // The agent's last 24 hours, less the escalation this request is about (already in the log).
-        var history: (denials: Int, escalations: Int)
-        if opening.decisionId != nil {
-            history = try await log.decisionCounts(actor: opening.requester, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
-            history.escalations = max(0, history.escalations - 1)
-        } else {
-            history = try await recentHistory(of: opening.requester, at: at)
-        }
+        // The agent's last 24 hours, at most a second old, less the escalation this request is about
+        // when it was read just now (it is already in the log).
+        var (history, fresh) = try await recentHistory(of: opening.requester, at: at)
+        if fresh, opening.decisionId != nil { history.escalations = max(0, history.escalations - 1) }
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
@@ -99,15 +98,25 @@ public actor ReviewDesk {
             actingFor: opening.actingFor.union(try await delegates(of: opening.requester, at: at)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
-        // The request and its entry are written at the same time (two group commits, one wait); if
+        // A waiting request is assigned before it is stored, so that it is written once; the two steps
+        // (opened, assigned) are still two audit entries.
+        var assigned: ReviewRequest?
+        if !request.fastLane, let reviewer = await leastLoadedReviewer(for: request) {
+            var candidate = request
+            if (try? candidate.assign(to: reviewer, policy: policy, at: at)) != nil { assigned = candidate }
+        }
+        let final = assigned ?? request
+        var steps = [event("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])]
+        if let assigned { steps.append(event("assigned", assigned, actor: "system", extra: [:])) }
+        // The request and its entries are written at the same time (two group commits, one wait); if
         // either fails, the other is undone, so neither stands alone.
         let repository = repository
-        async let stored = Self.outcome { try await repository.insert(request) }
-        async let audited = Self.outcome { try await self.record("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)]) }
+        async let stored = Self.outcome { try await repository.insert(final) }
+        async let audited = Self.outcome { [steps] in _ = try await self.audit.append(steps) }
         let (storeError, auditError) = await (stored, audited)
         if let auditError {
             if storeError == nil {
-                var withdrawn = request
+                var withdrawn = final
                 try? withdrawn.cancel(by: ReviewActor(id: request.requester, roles: []), at: at)
                 _ = try? await repository.update(withdrawn, expectedVersion: 1)
             }
@@ -119,9 +128,11 @@ public actor ReviewDesk {
         }
         metrics.recordReviewOpened(fastLane: request.fastLane)
         publish(request)
-        if request.fastLane { return request }
-        await refreshQueueDepth()
-        return await assignLeastLoaded(request)
+        if let assigned {
+            assigneeLoad?.counts[assigned.assignee ?? "", default: 0] += 1
+            publish(assigned)
+        }
+        return final
     }
 
     /// Applies a step to a request: stores it, audits it (undoing it if the entry cannot be written),
@@ -146,7 +157,6 @@ public actor ReviewDesk {
             let elapsed = request.updatedAt.timeIntervalSince(request.createdAt)
             metrics.recordReviewFinished(state: request.state.rawValue, after: .milliseconds(Int64(max(0, elapsed) * 1000)))
         }
-        await refreshQueueDepth()
         return request
     }
 
@@ -163,32 +173,54 @@ public actor ReviewDesk {
     /// (never the requester or anyone acting for it). Best effort: without a candidate, or if the
     /// step cannot be recorded, the request simply waits unassigned in the queue.
     private func assignLeastLoaded(_ request: ReviewRequest) async -> ReviewRequest {
-        guard let reviewers, request.assignee == nil else { return request }
+        guard let chosen = await leastLoadedReviewer(for: request) else { return request }
         do {
-            let candidates = try await reviewers(policy.policy(for: request.level).reviewerRoles)
-                .filter { $0.id != request.requester && !request.actingFor.contains($0.id) }
-            guard !candidates.isEmpty else { return request }
-            let load = try await repository.openCountsByAssignee()
-            let chosen = candidates.min { (load[$0.id] ?? 0, $0.id) < (load[$1.id] ?? 0, $1.id) }!
-            return try await apply("assigned", to: request.id, by: "system") { r, at in try r.assign(to: chosen, policy: self.policy, at: at) }
+            let assigned = try await apply("assigned", to: request.id, by: "system") { r, at in try r.assign(to: chosen, policy: self.policy, at: at) }
+            assigneeLoad?.counts[chosen.id, default: 0] += 1
+            return assigned
         } catch {
             logger.warning("could not assign a review request", metadata: ["review_id": "\(request.id)", "error.type": "\(type(of: error))"])
             return request
         }
     }
 
-    private func refreshQueueDepth() async {
+    /// The active reviewer of the request's level with the fewest open requests (never the requester
+    /// or anyone acting for it); nil without a candidate or when the reviewers cannot be read.
+    private func leastLoadedReviewer(for request: ReviewRequest) async -> ReviewActor? {
+        guard let reviewers, request.assignee == nil else { return nil }
+        do {
+            let candidates = try await reviewers(policy.policy(for: request.level).reviewerRoles)
+                .filter { $0.id != request.requester && !request.actingFor.contains($0.id) }
+            guard !candidates.isEmpty else { return nil }
+            let load = try await openLoad(at: now())
+            return candidates.min { (load[$0.id] ?? 0, $0.id) < (load[$1.id] ?? 0, $1.id) }
+        } catch {
+            logger.warning("could not assign a review request", metadata: ["review_id": "\(request.id)", "error.type": "\(type(of: error))"])
+            return nil
+        }
+    }
+
+    private func openLoad(at now: Date) async throws -> [String: Int] {
+        if let cached = assigneeLoad, cached.until > now { return cached.counts }
+        let counts = try await repository.openCountsByAssignee()
+        assigneeLoad = (counts, now.addingTimeInterval(1))
+        return counts
+    }
+
+    /// Sets the queue-depth gauge from the store; called when metrics are read, so that the count
+    /// (a scan of the open requests) is paid per scrape, not per step.
+    public nonisolated func refreshQueueDepth() async {
         if let depth = try? await repository.openCount() { metrics.setReviewQueueDepth(depth) }
     }
 
     /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
     /// an agent asking for oversight many times a second is scored on a history a second old at most.
-    private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
-        if let cached = historyCache[agent], cached.until > at { return cached.counts }
+    private func recentHistory(of agent: String, at: Date) async throws -> (counts: (denials: Int, escalations: Int), fresh: Bool) {
+        if let cached = historyCache[agent], cached.until > at { return (cached.counts, false) }
         let counts = try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
         if historyCache.count > 10_000 { historyCache.removeAll() }
         historyCache[agent] = (counts, at.addingTimeInterval(1))
-        return counts
+        return (counts, true)
     }
 
     /// Escalates or expires every request past its deadline; returns how many changed.
@@ -227,8 +259,8 @@ public actor ReviewDesk {
         guard !subscribed.isEmpty || webhooks != nil else { return }
         for continuation in subscribed.values { continuation.yield(request) }
         if let webhooks {
-            let json = HITLController.json(request, policy: policy)
-            Task { await webhooks.notify(request, json: json) }
+            let policy = policy
+            Task { await webhooks.notify(request, policy: policy) }
         }
     }
 
@@ -284,6 +316,10 @@ public actor ReviewDesk {
     }
 
     private func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
+        _ = try await audit.append(event(step, r, actor: actor, extra: extra))
+    }
+
+    private func event(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) -> AuditEvent {
         var payload: [String: JSONValue] = [
             "event": .string(step), "review_id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue),
             "deadline": .string(AuditClock.format(r.deadline)), "risk": .number(r.risk.score),
@@ -301,9 +337,8 @@ public actor ReviewDesk {
             ]
         }
         for (k, v) in extra { payload[k] = v }
-        _ = try await audit.append(
-            AuditEvent(
-                type: .review, actor: actor, constitutionalHash: r.constitutionalHash,
-                subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), payload: .object(payload)))
+        return AuditEvent(
+            type: .review, actor: actor, constitutionalHash: r.constitutionalHash,
+            subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), payload: .object(payload))
     }
 }

@@ -61,7 +61,7 @@ public actor WebhookDispatcher {
     }
 
     /// Queues the change for every webhook that receives the request's agent.
-    public func notify(_ request: ReviewRequest, json: JSONValue) async {
+    public func notify(_ request: ReviewRequest, policy: ReviewPolicy) async {
         let receivers: [WebhookRecord]
         do {
             receivers = try await self.receivers(of: request.requester)
@@ -69,7 +69,9 @@ public actor WebhookDispatcher {
             logger.error("webhook store unavailable; a change was not delivered", metadata: ["review_id": "\(request.id)"])
             return
         }
-        let body = CanonicalJSON.encode(["event": "review.updated", "review": json])
+        // Most agents have no webhook: nothing to render.
+        guard !receivers.isEmpty else { return }
+        let body = CanonicalJSON.encode(["event": "review.updated", "review": HITLController.json(request, policy: policy)])
         let jobs = receivers.map { hook in
             Job(
                 webhook: hook,
