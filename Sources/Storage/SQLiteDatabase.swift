@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOPosix
 import SQLiteNIO
-import Synchronization
 
 /// What every embedded store shares: how a connection to `acgs.sqlite` is opened and how a
 /// store's versioned migrations are applied.
@@ -45,7 +44,12 @@ enum SQLiteDatabase {
         thread.start()
         do {
             let connection = try await open(path: path, logger: logger, threadPool: thread, setup: setup)
-            return SQLiteStoreConnection(connection: connection, thread: thread, writeLock: .forFile(path))
+            do {
+                return SQLiteStoreConnection(connection: connection, thread: thread, writer: try await SQLiteFileWriter.acquire(path: path, logger: logger))
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch {
             try? await thread.shutdownGracefully()
             throw error
@@ -73,80 +77,5 @@ enum SQLiteDatabase {
                 throw error
             }
         }
-    }
-}
-
-/// One writer at a time for a database file, across this process's connections to it. SQLite lets
-/// one connection write at once; a connection that finds the file locked sleeps in SQLite's busy
-/// handler (1, 2, 5, … up to 100 ms a try), which under load gave requests tails of hundreds of
-/// milliseconds (the review store's inserts behind the audit log's group commits). Writers queue
-/// here instead, in order, and resume the moment the lock is free.
-public actor SQLiteWriteLock {
-    private var held = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-    private var next = 0
-
-    private static let locks = Mutex<[String: SQLiteWriteLock]>([:])
-
-    /// The lock of the file at `path`, shared by every connection this process opens to it.
-    public static func forFile(_ path: String) -> SQLiteWriteLock {
-        let key = URL(fileURLWithPath: path).standardizedFileURL.path
-        return locks.withLock { locks in
-            if let lock = locks[key] { return lock }
-            let lock = SQLiteWriteLock()
-            locks[key] = lock
-            return lock
-        }
-    }
-
-    public func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
-    }
-
-    private func acquire() async {
-        guard held else {
-            held = true
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    private func release() {
-        guard next < waiting.count else {
-            held = false
-            waiting.removeAll(keepingCapacity: true)
-            next = 0
-            return
-        }
-        // The lock passes straight to the next writer in line.
-        let continuation = waiting[next]
-        next += 1
-        continuation.resume()
-    }
-}
-
-/// A store's connection: statements run one at a time on a thread of its own, and every statement
-/// other than a SELECT holds the file's write lock.
-final class SQLiteStoreConnection: Sendable {
-    let connection: SQLiteConnection
-    private let thread: NIOThreadPool
-    let writeLock: SQLiteWriteLock
-
-    init(connection: SQLiteConnection, thread: NIOThreadPool, writeLock: SQLiteWriteLock) {
-        self.connection = connection
-        self.thread = thread
-        self.writeLock = writeLock
-    }
-
-    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        if sql.hasPrefix("SELECT") { return try await connection.query(sql, binds) }
-        return try await writeLock.exclusive { try await connection.query(sql, binds) }
-    }
-
-    func close() async throws {
-        try await connection.close()
-        try await thread.shutdownGracefully()
     }
 }

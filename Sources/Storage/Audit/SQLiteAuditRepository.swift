@@ -15,14 +15,10 @@ import SQLiteNIO
 ///
 /// Appends run on a connection of their own, so that readers never see an entry before it commits.
 public final class SQLiteAuditRepository: AuditRepository {
-    private let writer: SQLiteConnection
+    /// The file's writer, shared with the other stores: an append shares their commits.
+    private let writer: SQLiteFileWriter
     private let reader: SQLiteConnection
-    /// The writer's own thread: every request waits on its commits, so they never queue behind
-    /// other connections' work (a checkpoint, a long read) in the shared pool.
-    private let writerThread: NIOThreadPool
     public let path: String
-    /// Shared with the other stores' connections to the file: one writer at a time, without busy sleeps.
-    private let writeLock: SQLiteWriteLock
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -65,41 +61,28 @@ public final class SQLiteAuditRepository: AuditRepository {
     /// Rows per INSERT: nine binds each, well under SQLite's limit of 32,766 variables.
     static let rowsPerStatement = 2_000
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, writerThread: NIOThreadPool, path: String) {
+    private init(writer: SQLiteFileWriter, reader: SQLiteConnection, path: String) {
         self.writer = writer
         self.reader = reader
-        self.writerThread = writerThread
         self.path = path
-        self.writeLock = .forFile(path)
     }
 
     /// Opens (creating if needed) the log in the database at `path`.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.audit")) async throws -> SQLiteAuditRepository {
-        let writerThread = NIOThreadPool(numberOfThreads: 1)
-        writerThread.start()
-        let writer: SQLiteConnection
-        do {
-            writer = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: writerThread) { connection in
-                try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
-            }
-        } catch {
-            try? await writerThread.shutdownGracefully()
-            throw error
+        let reader = try await SQLiteDatabase.open(path: path, logger: logger) { connection in
+            try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
         }
         do {
-            let reader = try await SQLiteDatabase.open(path: path, logger: logger) { _ in }
-            return SQLiteAuditRepository(writer: writer, reader: reader, writerThread: writerThread, path: path)
+            return SQLiteAuditRepository(writer: try await SQLiteFileWriter.acquire(path: path, logger: logger), reader: reader, path: path)
         } catch {
-            try? await writer.close()
-            try? await writerThread.shutdownGracefully()
+            try? await reader.close()
             throw error
         }
     }
 
     public func close() async throws {
-        try await writer.close()
         try await reader.close()
-        try await writerThread.shutdownGracefully()
+        await writer.release()
     }
 
     public func append(_ batch: AuditAppendBatch) async throws {
@@ -125,21 +108,8 @@ public final class SQLiteAuditRepository: AuditRepository {
                 ))
         }
         do {
-            try await writeLock.exclusive { [writer, statements] in
-                if statements.count == 1 {
-                    // The common case: one statement is its own transaction, so one trip to the database.
-                    _ = try await writer.query(statements[0].0, statements[0].1)
-                } else {
-                    _ = try await writer.query("BEGIN IMMEDIATE")
-                    do {
-                        for (sql, binds) in statements { _ = try await writer.query(sql, binds) }
-                        _ = try await writer.query("COMMIT")
-                    } catch {
-                        _ = try? await writer.query("ROLLBACK")
-                        throw error
-                    }
-                }
-            }
+            // One transaction, whatever the number of statements.
+            _ = try await writer.write(statements.map { (sql: $0.0, binds: $0.1) })
         } catch let error as SQLiteError where Self.isKeyConflict(error.reason) {
             // Explicit indices under a primary key: a second writer at the same index fails here.
             throw AuditStoreError.indexTaken
@@ -248,13 +218,12 @@ public final class SQLiteAuditRepository: AuditRepository {
     // MARK: heads
 
     public func appendHead(_ head: SignedTreeHead) async throws {
-        _ = try await writeLock.exclusive { [writer] in try await writer.query(
+        _ = try await writer.write(
             "INSERT INTO audit_heads (tree_size, root_hash, timestamp, constitutional_hash, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .integer(head.treeSize), .text(MerkleHash.hex(head.rootHash)), .text(head.timestamp), .text(head.constitutionalHash),
                 .text(head.keyId), .text(Data(head.signature).base64EncodedString()),
             ])
-        }
     }
 
     public func latestHead() async throws -> SignedTreeHead? {

@@ -1,0 +1,91 @@
+import Foundation
+import SQLiteNIO
+import Testing
+
+@testable import Storage
+
+@Suite("One writer per embedded file, group-committed across stores")
+struct SQLiteFileWriterTests {
+    /// A writer on a fresh file with a table of unique names.
+    static func withWriter(_ body: (SQLiteFileWriter, String) async throws -> Void) async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test"))
+        _ = try await writer.write("CREATE TABLE names (name TEXT PRIMARY KEY)")
+        do {
+            try await body(writer, dir + "/acgs.sqlite")
+        } catch {
+            await writer.release()
+            throw error
+        }
+        await writer.release()
+    }
+
+    @Test func everyStoreOnAFileSharesItsWriterUntilTheLastLetsGo() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let reviews = try await SQLiteReviewRepository.open(path: dir + "/acgs.sqlite")
+        let webhooks = try await SQLiteWebhookRepository.open(path: dir + "/./acgs.sqlite")
+        #expect(reviews.connection.writer === webhooks.connection.writer)
+        let other = try await SQLiteFileWriter.acquire(path: dir + "/other.sqlite", logger: .init(label: "test"))
+        #expect(other !== reviews.connection.writer)
+        await other.release()
+        try await reviews.close()
+        // Still open for the webhook store.
+        try await webhooks.insert(WebhookRecord(id: "whk_1", agentId: nil, url: "http://127.0.0.1:9/", secret: "sixteen characters", createdBy: "usr_1", createdAt: Date()))
+        #expect(try await webhooks.find(id: "whk_1") != nil)
+        try await webhooks.close()
+    }
+
+    @Test func concurrentWritesShareTransactionsAndAllLand() async throws {
+        try await Self.withWriter { writer, path in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<200 { group.addTask { _ = try await writer.write("INSERT INTO names VALUES (?)", [.text("n\(n)")]) } }
+                try await group.waitForAll()
+            }
+            #expect(await writer.transactions < 200, "grouped into fewer transactions than writes")
+            let rows = try await writer.write("DELETE FROM names RETURNING name")
+            #expect(rows.count == 200)
+        }
+    }
+
+    @Test func aFailingWriteFailsAloneAndTakesNothingOfItsOwnWithIt() async throws {
+        try await Self.withWriter { writer, _ in
+            _ = try await writer.write("INSERT INTO names VALUES ('taken')")
+            // Submitted together, so that they share a transaction: the conflict fails only its own job,
+            // and its job's first statement does not stand either.
+            let conflicting = Task { try await writer.write([("INSERT INTO names VALUES ('mine')", []), ("INSERT INTO names VALUES ('taken')", [])]) }
+            let fine = Task { try await writer.write("INSERT INTO names VALUES ('fine') RETURNING name") }
+            await #expect(throws: SQLiteError.self) { _ = try await conflicting.value }
+            #expect(try await fine.value.first?.column("name")?.string == "fine")
+            let names = try await writer.write("DELETE FROM names RETURNING name").compactMap { $0.column("name")?.string }
+            #expect(Set(names) == ["taken", "fine"])
+        }
+    }
+
+    /// The audit log's group commits and the review store's inserts on one file, at once: every
+    /// write lands.
+    @Test func theAuditLogAndTheReviewStoreWriteTheSameFileConcurrently() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let audit = try await SQLiteAuditRepository.open(path: dir + "/acgs.sqlite")
+        let reviews = try await SQLiteReviewRepository.open(path: dir + "/acgs.sqlite")
+        let log = try await AuditLogWriter.open(repository: audit)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<300 {
+                group.addTask {
+                    if n % 2 == 0 {
+                        _ = try await log.append(auditEvent(n))
+                    } else {
+                        try await reviews.insert(ReviewRepositoryTests.request("rev_\(n)", risk: 0.9))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await log.head().size == 150)
+        #expect(try await reviews.openCount() == 150)
+        try await reviews.close()
+        try await audit.close()
+    }
+}
