@@ -45,6 +45,41 @@ struct HITLRouterTests {
         #expect(review.json["level"] == "policy_manager")
     }
 
+    @Test func anEscalationsDecisionAndReviewStepsAreConsecutiveEntries() async throws {
+        let h = try await Harness()
+        let reviewer = try await h.signIn(roles: [.policyAuthor, .reviewer]).0
+        let decision = try await h.test { client in
+            try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: Self.productionDeploy))
+        }
+        let index = try #require(decision.json["audit_index"].numberValue.map { Int($0) })
+        let entries = try await h.audit.entries(AuditEntryQuery(limit: 10)).filter { $0.index >= index }.map { try AuditEntry(text: $0.text) }
+        #expect(entries.count == 3)
+        #expect(entries.map(\.event.type) == [.decision, .review, .review])
+        let steps = entries.dropFirst().map { (try? JSONValue.parse($0.event.payload))?["event"].stringValue ?? "" }
+        #expect(steps == ["opened", "assigned"])
+        let assigned = try JSONValue.parse(entries[2].event.payload)
+        #expect(assigned["assignee"] == .string(reviewer.id) && assigned["review_id"] == decision.json["review_id"])
+    }
+
+    @Test(.enabled(if: TestStore.canInjectFailures, "needs a store that fails on demand"))
+    func anEscalationThatCannotBeRecordedLeavesNoReviewWaiting() async throws {
+        let h = try await Harness()
+        let escalate: @Sendable () async throws -> TestResponse = {
+            try await h.test { client in
+                try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: Self.productionDeploy))
+            }
+        }
+        #expect(try await escalate().json["review_id"].stringValue != nil)
+        // The agent's history is now cached for a second: the next escalation gets as far as writing.
+        await h.setAuditFailing(true)
+        let refused = try await escalate()
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.errorCode == "audit_log_unavailable")
+        #expect(refused.json["decision"] == .null && refused.json["review_id"] == .null)
+        await h.setAuditFailing(false)
+        #expect(try await h.runtime.reviews.repository.openCount() == 1, "the request stored beside the failed entries is withdrawn")
+    }
+
     @Test func aLowRiskRequestTakesTheFastLane() async throws {
         let h = try await Harness()
         let created = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read", "tool": "cat"}, "reason": "read a log"}"#)

@@ -161,38 +161,54 @@ struct DecisionService: Sendable {
                     evaluationJSON: entry.evaluationJSON))
             events.append(Self.auditEvent(id: id, entry: entry, agentId: agentId, constitution: constitution))
         }
+        // An escalation is only useful with a person to ask: each opens a review request, written with
+        // the decisions (its entries in the same batch of the log, so one commit covers both).
+        var prepared: [(index: Int, review: ReviewDesk.Prepared)] = []
+        for (i, (entry, _, _)) in judged.enumerated() where entry.evaluation.outcome == .escalate {
+            let masked = (try? JSONValue.parse(entry.maskedInput)) ?? .null
+            let input = JudgedInput(action: masked["action"], content: masked["content"], context: masked["context"], agent: masked["agent"])
+            let opening = ReviewDesk.Opening(
+                requester: agentId ?? "anonymous", input: input, violations: entry.evaluation.violations, decisionId: decisions[i].id,
+                constitutionalHash: constitution.hash)
+            do {
+                prepared.append((i, try await runtime.reviews.prepare(opening)))
+            } catch {
+                throw reviewsUnavailable(error)
+            }
+        }
         let indices: [Int]
         do {
-            indices = try await runtime.auditLog.append(events)
+            if prepared.isEmpty {
+                indices = try await runtime.auditLog.append(events)
+            } else {
+                let (reviews, leading) = try await runtime.reviews.commit(prepared.map(\.review), after: events)
+                for ((i, _), review) in zip(prepared, reviews) { decisions[i].reviewId = review.id }
+                indices = leading
+            }
+        } catch let error as ReviewDesk.EntriesNotWritten {
+            throw auditUnavailable(error.underlying, decisions: events.count)
+        } catch let error where prepared.isEmpty {
+            throw auditUnavailable(error, decisions: events.count)
         } catch {
-            for _ in events { runtime.metrics.recordGovernanceFailure() }
-            runtime.logger.error("audit log unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
-            throw APIError.unavailable("the decision could not be recorded in the audit log, so none is given; retry later", code: "audit_log_unavailable")
+            // The decisions are recorded, but the escalation has no reviewer to go to.
+            throw reviewsUnavailable(error)
         }
         for i in decisions.indices {
             decisions[i].auditIndex = indices[i]
             runtime.metrics.recordDecision(decisions[i].evaluation.outcome, tier: judged[i].tier)
         }
-        // An escalation is only useful with a person to ask: each opens a review request.
-        for (i, (entry, _, _)) in judged.enumerated() where entry.evaluation.outcome == .escalate {
-            decisions[i].reviewId = try await openReview(for: decisions[i], entry: entry, agentId: agentId, constitution: constitution)
-        }
         return decisions
     }
 
-    private func openReview(for decision: Decision, entry: CachedEvaluation, agentId: String?, constitution: CompiledConstitution) async throws -> String {
-        let masked = (try? JSONValue.parse(entry.maskedInput)) ?? .null
-        let input = JudgedInput(action: masked["action"], content: masked["content"], context: masked["context"], agent: masked["agent"])
-        do {
-            return try await runtime.reviews.open(
-                ReviewDesk.Opening(
-                    requester: agentId ?? "anonymous", input: input, violations: entry.evaluation.violations, decisionId: decision.id,
-                    constitutionalHash: constitution.hash)
-            ).id
-        } catch {
-            runtime.logger.error("review store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
-            throw APIError.unavailable("the escalation could not be put to a reviewer; retry later", code: "review_store_unavailable")
-        }
+    private func auditUnavailable(_ error: any Error, decisions: Int) -> APIError {
+        for _ in 0..<decisions { runtime.metrics.recordGovernanceFailure() }
+        runtime.logger.error("audit log unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
+        return APIError.unavailable("the decision could not be recorded in the audit log, so none is given; retry later", code: "audit_log_unavailable")
+    }
+
+    private func reviewsUnavailable(_ error: any Error) -> APIError {
+        runtime.logger.error("review store unavailable; failing closed", metadata: ["error.type": "\(type(of: error))"])
+        return APIError.unavailable("the escalation could not be put to a reviewer; retry later", code: "review_store_unavailable")
     }
 
     /// A decision's audit entry: the masked input, the evaluation as answered, and the digest of the

@@ -29,6 +29,8 @@ public actor ReviewDesk {
     /// Open requests per assignee, read at most once a second and counted up by this desk's own
     /// assignments in between: counting them per assignment scans every open request.
     private var assigneeLoad: (counts: [String: Int], until: Date)?
+    /// The reviewers of each level, read at most once a second: every escalation looks them up.
+    private var reviewerCache: [Set<String>: (reviewers: [ReviewActor], until: Date)] = [:]
     public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
@@ -86,11 +88,26 @@ public actor ReviewDesk {
 
     /// Opens a request: scored, routed (approved at once below the fast-lane threshold), stored and audited.
     public func open(_ opening: Opening) async throws -> ReviewRequest {
+        try await commit([try await prepare(opening)], after: []).requests[0]
+    }
+
+    /// A request ready to be written: scored, routed, assigned when it waits, with its audit entries.
+    public struct Prepared: Sendable {
+        let opened: ReviewRequest
+        let assigned: ReviewRequest?
+        let events: [AuditEvent]
+        var stored: ReviewRequest { assigned ?? opened }
+    }
+
+    /// The audit entries of a commit could not be written: nothing of it stands.
+    public struct EntriesNotWritten: Error {
+        public let underlying: any Error
+    }
+
+    /// Scores and routes a request without writing anything yet.
+    public func prepare(_ opening: Opening) async throws -> Prepared {
         let at = now()
-        // The agent's last 24 hours, at most a second old, less the escalation this request is about
-        // when it was read just now (it is already in the log).
-        var (history, fresh) = try await recentHistory(of: opening.requester, at: at)
-        if fresh, opening.decisionId != nil { history.escalations = max(0, history.escalations - 1) }
+        let history = try await recentHistory(of: opening.requester, at: at)
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
@@ -103,36 +120,55 @@ public actor ReviewDesk {
         var assigned: ReviewRequest?
         if !request.fastLane, let reviewer = await leastLoadedReviewer(for: request) {
             var candidate = request
-            if (try? candidate.assign(to: reviewer, policy: policy, at: at)) != nil { assigned = candidate }
+            if (try? candidate.assign(to: reviewer, policy: policy, at: at)) != nil {
+                assigned = candidate
+                assigneeLoad?.counts[reviewer.id, default: 0] += 1
+            }
         }
-        let final = assigned ?? request
-        var steps = [event("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])]
-        if let assigned { steps.append(event("assigned", assigned, actor: "system", extra: [:])) }
-        // The request and its entries are written at the same time (two group commits, one wait); if
-        // either fails, the other is undone, so neither stands alone.
+        var events = [event("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])]
+        if let assigned { events.append(event("assigned", assigned, actor: "system", extra: [:])) }
+        return Prepared(opened: request, assigned: assigned, events: events)
+    }
+
+    /// Stores prepared requests and appends their entries after `leading` (the decisions that
+    /// escalated, say) in one batch of the log, so that they share one commit. The requests and the
+    /// entries are written at the same time; if the entries fail, the stored requests are withdrawn
+    /// and `EntriesNotWritten` is thrown; if a request cannot be stored, the entries stand, a
+    /// `withdrawn` entry follows, and the store's error is thrown. Returns the requests as stored and
+    /// the indices of `leading`.
+    public func commit(_ prepared: [Prepared], after leading: [AuditEvent]) async throws -> (requests: [ReviewRequest], leadingIndices: [Int]) {
         let repository = repository
-        async let stored = Self.outcome { try await repository.insert(final) }
-        async let audited = Self.outcome { [steps] in _ = try await self.audit.append(steps) }
-        let (storeError, auditError) = await (stored, audited)
-        if let auditError {
-            if storeError == nil {
-                var withdrawn = final
-                try? withdrawn.cancel(by: ReviewActor(id: request.requester, roles: []), at: at)
+        let events = leading + prepared.flatMap(\.events)
+        async let stored = withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (i, p) in prepared.enumerated() { group.addTask { (i, await Self.outcome { try await repository.insert(p.stored) }) } }
+            var errors = [(any Error)?](repeating: nil, count: prepared.count)
+            for await (i, error) in group { errors[i] = error }
+            return errors
+        }
+        async let audited = Self.result { try await self.audit.append(events) }
+        let (storeErrors, indices) = await (stored, audited)
+        switch indices {
+        case .failure(let auditError):
+            for (p, error) in zip(prepared, storeErrors) where error == nil {
+                var withdrawn = p.stored
+                try? withdrawn.cancel(by: ReviewActor(id: p.opened.requester, roles: []), at: now())
                 _ = try? await repository.update(withdrawn, expectedVersion: 1)
             }
-            throw auditError
+            throw EntriesNotWritten(underlying: auditError)
+        case .success(let indices):
+            if let storeError = storeErrors.compactMap({ $0 }).first {
+                for (p, error) in zip(prepared, storeErrors) where error != nil {
+                    try? await record("withdrawn", p.opened, actor: "system", extra: ["reason": "the request could not be stored"])
+                }
+                throw storeError
+            }
+            for p in prepared {
+                metrics.recordReviewOpened(fastLane: p.opened.fastLane)
+                publish(p.opened)
+                if let assigned = p.assigned { publish(assigned) }
+            }
+            return (prepared.map(\.stored), Array(indices.prefix(leading.count)))
         }
-        if let storeError {
-            try? await record("withdrawn", request, actor: "system", extra: ["reason": "the request could not be stored"])
-            throw storeError
-        }
-        metrics.recordReviewOpened(fastLane: request.fastLane)
-        publish(request)
-        if let assigned {
-            assigneeLoad?.counts[assigned.assignee ?? "", default: 0] += 1
-            publish(assigned)
-        }
-        return final
     }
 
     /// Applies a step to a request: stores it, audits it (undoing it if the entry cannot be written),
@@ -187,9 +223,9 @@ public actor ReviewDesk {
     /// The active reviewer of the request's level with the fewest open requests (never the requester
     /// or anyone acting for it); nil without a candidate or when the reviewers cannot be read.
     private func leastLoadedReviewer(for request: ReviewRequest) async -> ReviewActor? {
-        guard let reviewers, request.assignee == nil else { return nil }
+        guard reviewers != nil, request.assignee == nil else { return nil }
         do {
-            let candidates = try await reviewers(policy.policy(for: request.level).reviewerRoles)
+            let candidates = try await self.reviewers(holding: policy.policy(for: request.level).reviewerRoles)
                 .filter { $0.id != request.requester && !request.actingFor.contains($0.id) }
             guard !candidates.isEmpty else { return nil }
             let load = try await openLoad(at: now())
@@ -198,6 +234,15 @@ public actor ReviewDesk {
             logger.warning("could not assign a review request", metadata: ["review_id": "\(request.id)", "error.type": "\(type(of: error))"])
             return nil
         }
+    }
+
+    private func reviewers(holding roles: Set<String>) async throws -> [ReviewActor] {
+        guard let reviewers else { return [] }
+        let at = now()
+        if let cached = reviewerCache[roles], cached.until > at { return cached.reviewers }
+        let found = try await reviewers(roles)
+        reviewerCache[roles] = (found, at.addingTimeInterval(1))
+        return found
     }
 
     private func openLoad(at now: Date) async throws -> [String: Int] {
@@ -215,12 +260,12 @@ public actor ReviewDesk {
 
     /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
     /// an agent asking for oversight many times a second is scored on a history a second old at most.
-    private func recentHistory(of agent: String, at: Date) async throws -> (counts: (denials: Int, escalations: Int), fresh: Bool) {
-        if let cached = historyCache[agent], cached.until > at { return (cached.counts, false) }
+    private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
+        if let cached = historyCache[agent], cached.until > at { return cached.counts }
         let counts = try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
         if historyCache.count > 10_000 { historyCache.removeAll() }
         historyCache[agent] = (counts, at.addingTimeInterval(1))
-        return (counts, true)
+        return counts
     }
 
     /// Escalates or expires every request past its deadline; returns how many changed.
@@ -306,6 +351,14 @@ public actor ReviewDesk {
     }
 
     /// The error `body` throws, or nil.
+    private static func result<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
     private static func outcome(_ body: () async throws -> Void) async -> (any Error)? {
         do {
             try await body()
