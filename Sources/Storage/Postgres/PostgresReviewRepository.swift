@@ -49,22 +49,46 @@ public final class PostgresReviewRepository: ReviewRepository {
 
     /// One INSERT of the whole batch, atomic on its own: all of it or none.
     private static func insert(_ requests: [ReviewRequest], into store: PostgresStore) async throws {
-        let documents = try requests.map(ReviewDocument.encode)
+        let statement = InsertStatement(requests: requests, documents: try requests.map(ReviewDocument.encode))
+        let logger = store.logger
         do {
-            try await store.query(
-                """
-                INSERT INTO reviews (id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, version, document)
-                SELECT id, state, level, level_rank, risk, deadline, NULLIF(assignee, ''), requester, updated_at, 1, document
-                FROM unnest(\(requests.map(\.id)), \(requests.map(\.state.rawValue)), \(requests.map(\.level.rawValue)),
-                    \(requests.map { Self.rank($0.level) }), \(requests.map(\.risk.score)), \(requests.map { PostgresTimestamp($0.deadline) }),
-                    \(requests.map { $0.assignee ?? "" }), \(requests.map(\.requester)), \(requests.map { PostgresTimestamp($0.updatedAt) }),
-                    \(documents))
-                    AS r(id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, document)
-                """)
+            _ = try await store.withConnection { try await $0.execute(statement, logger: logger) }
         } catch let error where PostgresConstraintViolation(error)?.kind == .unique {
             // An id is taken: as the in-memory store reports it.
             throw ReviewStoreError.versionConflict(requests.count == 1 ? requests[0].id : "one of \(requests.count) requests")
         }
+    }
+
+    /// The insert of a batch, prepared once per connection (the fast lane runs it for every request).
+    struct InsertStatement: PostgresPreparedStatement {
+        static let sql = """
+            INSERT INTO reviews (id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, version, document)
+            SELECT id, state, level, level_rank, risk, deadline, NULLIF(assignee, ''), requester, updated_at, 1, document
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::float8[], $6::timestamptz[], $7::text[], $8::text[],
+                $9::timestamptz[], $10::text[])
+                AS r(id, state, level, level_rank, risk, deadline, assignee, requester, updated_at, document)
+            """
+        typealias Row = ()
+
+        var requests: [ReviewRequest]
+        var documents: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 10)
+            bindings.append(requests.map(\.id))
+            bindings.append(requests.map(\.state.rawValue))
+            bindings.append(requests.map(\.level.rawValue))
+            bindings.append(requests.map { Int64(PostgresReviewRepository.rank($0.level)) })
+            bindings.append(requests.map(\.risk.score))
+            bindings.append(requests.map { PostgresTimestamp($0.deadline) })
+            bindings.append(requests.map { $0.assignee ?? "" })
+            bindings.append(requests.map(\.requester))
+            bindings.append(requests.map { PostgresTimestamp($0.updatedAt) })
+            bindings.append(documents)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 
     public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
