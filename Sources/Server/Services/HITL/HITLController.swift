@@ -167,7 +167,7 @@ struct HITLController {
             id: "whk_" + Credentials.random(20), agentId: agentId, url: url, secret: secret, createdBy: principal.id, createdAt: Date())
         guard let webhooks = desk.webhooks else { throw APIError.unavailable("webhooks are not configured", code: "webhooks_unavailable") }
         try await store { try await webhooks.repository.insert(hook) }
-        await webhooks.webhooksChanged()
+        webhooks.webhooksChanged()
         try await store {
             _ = try await runtime.auditLog.append(
                 AuditEvent(
@@ -192,7 +192,7 @@ struct HITLController {
     @Sendable func deleteWebhook(_ request: Request, context: Context) async throws -> Response {
         let hook = try await ownedWebhook(context)
         _ = try await store { try await desk.webhooks?.repository.delete(id: hook.id) }
-        await desk.webhooks?.webhooksChanged()
+        desk.webhooks?.webhooksChanged()
         return Response(status: .noContent)
     }
 

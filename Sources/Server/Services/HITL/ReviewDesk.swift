@@ -303,7 +303,7 @@ public actor ReviewDesk {
         let subscribed = subscribers[request.requester] ?? [:]
         guard !subscribed.isEmpty || webhooks != nil else { return }
         for continuation in subscribed.values { continuation.yield(request) }
-        if let webhooks {
+        if let webhooks, !webhooks.knownToHaveNoReceivers(request.requester) {
             let policy = policy
             Task { await webhooks.notify(request, policy: policy) }
         }

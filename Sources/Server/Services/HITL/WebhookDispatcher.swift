@@ -3,6 +3,7 @@ import Foundation
 import GovernanceCore
 import Logging
 import Storage
+import Synchronization
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -44,19 +45,31 @@ public actor WebhookDispatcher {
     /// Each agent's receivers, read at most once a second: every state change of every request needs
     /// them, and they change rarely. This replica's own registrations clear it at once; another
     /// replica's are seen within the second.
-    private var receiverCache: [String: (hooks: [WebhookRecord], until: ContinuousClock.Instant)] = [:]
+    /// Behind a lock rather than the actor, so that a change of an agent known to have no receiver
+    /// costs the desk nothing (no task, no hop).
+    private let receiverCache = Mutex<[String: (hooks: [WebhookRecord], until: ContinuousClock.Instant)]>([:])
 
     /// A webhook was registered or removed here.
-    public func webhooksChanged() {
-        receiverCache.removeAll()
+    public nonisolated func webhooksChanged() {
+        receiverCache.withLock { $0.removeAll() }
+    }
+
+    /// True when the agent was seen within the second to have no receiver.
+    public nonisolated func knownToHaveNoReceivers(_ agent: String) -> Bool {
+        receiverCache.withLock { cache in
+            guard let cached = cache[agent], cached.until > ContinuousClock.now else { return false }
+            return cached.hooks.isEmpty
+        }
     }
 
     private func receivers(of agent: String) async throws -> [WebhookRecord] {
         let now = ContinuousClock.now
-        if let cached = receiverCache[agent], cached.until > now { return cached.hooks }
+        if let cached = receiverCache.withLock({ $0[agent] }), cached.until > now { return cached.hooks }
         let hooks = try await repository.receivers(of: agent)
-        if receiverCache.count > 10_000 { receiverCache.removeAll() }
-        receiverCache[agent] = (hooks, now + .seconds(1))
+        receiverCache.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[agent] = (hooks, now + .seconds(1))
+        }
         return hooks
     }
 
