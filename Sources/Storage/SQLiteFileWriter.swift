@@ -128,30 +128,33 @@ public actor SQLiteFileWriter {
         private var writers: [String: (opening: Task<SQLiteFileWriter, any Error>, users: Int)] = [:]
 
         func acquire(path: String, logger: Logger) async throws -> SQLiteFileWriter {
+            let opening: Task<SQLiteFileWriter, any Error>
             if let entry = writers[path] {
+                opening = entry.opening
                 writers[path]?.users += 1
-                return try await entry.opening.value
-            }
-            // Stored before it is awaited: a second store opening meanwhile shares it.
-            let opening = Task {
-                let thread = NIOThreadPool(numberOfThreads: 1)
-                thread.start()
-                do {
-                    let connection = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: thread) { connection in
-                        // Per connection, off by default: the cascade from agents to their keys depends on it.
-                        _ = try await connection.query("PRAGMA foreign_keys=ON")
+            } else {
+                // Stored before it is awaited: a second store opening meanwhile shares it.
+                opening = Task {
+                    let thread = NIOThreadPool(numberOfThreads: 1)
+                    thread.start()
+                    do {
+                        let connection = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: thread) { connection in
+                            // Per connection, off by default: the cascade from agents to their keys depends on it.
+                            _ = try await connection.query("PRAGMA foreign_keys=ON")
+                        }
+                        return SQLiteFileWriter(path: path, connection: connection, thread: thread)
+                    } catch {
+                        try? await thread.shutdownGracefully()
+                        throw error
                     }
-                    return SQLiteFileWriter(path: path, connection: connection, thread: thread)
-                } catch {
-                    try? await thread.shutdownGracefully()
-                    throw error
                 }
+                writers[path] = (opening, 1)
             }
-            writers[path] = (opening, 1)
             do {
                 return try await opening.value
             } catch {
-                if let entry = writers[path] {
+                // This user never got the writer: the next one tries to open it again.
+                if let entry = writers[path], entry.opening == opening {
                     if entry.users <= 1 { writers[path] = nil } else { writers[path]?.users -= 1 }
                 }
                 throw error

@@ -37,6 +37,18 @@ struct SQLiteFileWriterTests {
         try await webhooks.close()
     }
 
+    @Test func aWriterThatCouldNotBeOpenedIsTriedAgain() async throws {
+        let dir = try temporaryDirectory() + "/not-yet"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Two stores at once on a file whose directory does not exist: both fail.
+        let attempts = (0..<2).map { _ in Task { try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test")) } }
+        for attempt in attempts { await #expect(throws: (any Error).self) { _ = try await attempt.value } }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test"))
+        #expect(try await writer.write("SELECT 1 AS one").first?.column("one")?.integer == 1)
+        await writer.release()
+    }
+
     @Test func concurrentWritesShareTransactionsAndAllLand() async throws {
         try await Self.withWriter { writer, path in
             try await withThrowingTaskGroup(of: Void.self) { group in
