@@ -141,6 +141,11 @@ struct Harness {
         await (audit as? InMemoryAuditRepository)?.setFailing(failing)
     }
 
+    /// Makes only the in-memory audit store's appends fail (reads still work).
+    func setAuditWritesFailing(_ failing: Bool) async {
+        await (audit as? InMemoryAuditRepository)?.setFailingWrites(failing)
+    }
+
     func test<T>(service: ServiceName = .constitutionalAI, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         let app = Application(router: buildRouter(service: service, runtime: runtime))
         return try await app.test(.router, body)

@@ -112,13 +112,17 @@ public actor InMemoryAuditRepository: AuditRepository {
     private var decisionIndex: [String: Int] = [:]
     /// While set, every call fails: an unavailable store.
     public var failing = false
+    /// While set, appends fail and reads work: a store that went read-only.
+    public var failingWrites = false
 
     public init() {}
 
     public func setFailing(_ failing: Bool) { self.failing = failing }
+    public func setFailingWrites(_ failing: Bool) { self.failingWrites = failing }
 
     public func append(_ batch: AuditAppendBatch) async throws {
         try check()
+        if failingWrites { throw AuditStoreError.unavailable }
         guard batch.entries.first.map({ $0.index == stored.count }) ?? true else { throw AuditStoreError.indexTaken }
         for entry in batch.entries where entry.type == .decision {
             if let subject = entry.subject { decisionIndex[subject] = entry.index }
