@@ -82,7 +82,7 @@ final class LoadBalancer: @unchecked Sendable {
     func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            _ = process.waitForExit()
         }
     }
 

@@ -41,8 +41,7 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil, envi
     try input.fileHandleForWriting.close()
     let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
     let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Finished(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+    return Finished(status: process.waitForExit(), stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
 }
 
 func temporaryDirectory() throws -> String {
@@ -93,23 +92,27 @@ final class ServerProcess: @unchecked Sendable {
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
+    /// The exit status, once this process has waited for it.
+    private var exitStatus: Int32?
+
     /// Kills the server with SIGKILL: no shutdown, no final flush.
     func kill() {
+        guard exitStatus == nil else { return }
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        exitStatus = process.waitForExit()
     }
 
     /// SIGTERM, then the exit status; a server still running 30 s later is killed (status -1), so
     /// that a shutdown that hangs fails its test instead of the whole run.
     func stop() -> Int32 {
+        if let exitStatus { return exitStatus }
         guard process.isRunning else { return process.terminationStatus }
         process.terminate()
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill()
-            return -1
+        if let status = process.waitForExit(timeout: 30) {
+            exitStatus = status
+            return status
         }
-        return process.terminationStatus
+        kill()
+        return -1
     }
 }

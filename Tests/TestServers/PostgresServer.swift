@@ -160,10 +160,10 @@ public enum PostgresServer {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        process.waitUntilExit()
+        let status = process.waitForExit()
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestServerError("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text)")
+        guard status == 0 else {
+            throw TestServerError("\(program) \(arguments.joined(separator: " ")) exited \(status): \(text)")
         }
         return text
     }
