@@ -33,10 +33,11 @@ enum SQLiteDatabase {
         return connection
     }
 
-    /// Opens a connection whose statements run one at a time, each to its end, on a thread of its
-    /// own. SQLite serialises the calls made on a connection, not its statements: a read still being
-    /// stepped on one thread while another thread writes through the same connection fails at once
-    /// with SQLITE_BUSY_SNAPSHOT (seen under load, on the review store).
+    /// Opens a store's connection: its reads run one at a time, each to its end, on a thread of its
+    /// own, and its writes go to the file's `SQLiteFileWriter`. SQLite serialises the calls made on a
+    /// connection, not its statements: a read still being stepped on one thread while another thread
+    /// wrote through the same connection failed at once with SQLITE_BUSY_SNAPSHOT (seen under load,
+    /// on the review store).
     static func openOnOwnThread(
         path: String, logger: Logger, setup: (SQLiteConnection) async throws -> Void
     ) async throws -> SQLiteStoreConnection {

@@ -88,7 +88,7 @@ public final class SQLiteAuditRepository: AuditRepository {
     public func append(_ batch: AuditAppendBatch) async throws {
         guard !batch.entries.isEmpty else { return }
         let columns = try AuditRowLayout.columns(of: batch)
-        var statements: [(String, [SQLiteData])] = []
+        var statements: [SQLiteFileWriter.Statement] = []
         for start in stride(from: 0, to: batch.entries.count, by: Self.rowsPerStatement) {
             let chunk = batch.entries[start..<min(start + Self.rowsPerStatement, batch.entries.count)]
             var binds: [SQLiteData] = []
@@ -109,7 +109,7 @@ public final class SQLiteAuditRepository: AuditRepository {
         }
         do {
             // One transaction, whatever the number of statements.
-            _ = try await writer.write(statements.map { (sql: $0.0, binds: $0.1) })
+            _ = try await writer.write(statements)
         } catch let error as SQLiteError where Self.isKeyConflict(error.reason) {
             // Explicit indices under a primary key: a second writer at the same index fails here.
             throw AuditStoreError.indexTaken

@@ -104,9 +104,9 @@ public final class SQLiteIdentityRepository: IdentityRepository {
 
     /// Opens (creating if needed) the database at `path` and brings the identity schema up to date.
     public static func open(path: String, logger: Logger = Logger(label: "acgs.storage.identity")) async throws -> SQLiteIdentityRepository {
+        // Writes, and so the cascade from agents to their keys, run on the file's writer, which turns
+        // foreign keys on.
         let connection = try await SQLiteDatabase.openOnOwnThread(path: path, logger: logger) { connection in
-            // Per connection, off by default: the cascade from agents to their keys depends on it.
-            _ = try await connection.query("PRAGMA foreign_keys=ON")
             try await SQLiteDatabase.migrate(connection, table: "identity_schema_migrations", migrations)
         }
         return SQLiteIdentityRepository(connection: connection)

@@ -1,4 +1,5 @@
 import AuditLog
+import Cache
 import Foundation
 import GovernanceCore
 import Logging
@@ -24,13 +25,14 @@ public actor ReviewDesk {
     public typealias Delegates = @Sendable (String) async throws -> Set<String>
     private let delegates: Delegates?
     /// Delegates looked up in the last minute, by agent: the fast lane opens thousands a second.
-    private var delegateCache: [String: (ids: Set<String>, until: Date)] = [:]
-    private var historyCache: [String: (counts: (denials: Int, escalations: Int), until: Date)] = [:]
+    private let delegateCache = LRUCache<String, Set<String>>(capacity: 10_000, ttl: .seconds(60))
+    /// An agent's recent denials and escalations, read at most once a second.
+    private let historyCache = LRUCache<String, (denials: Int, escalations: Int)>(capacity: 10_000, ttl: .seconds(1))
     /// Open requests per assignee, read at most once a second and counted up by this desk's own
     /// assignments in between: counting them per assignment scans every open request.
     private var assigneeLoad: (counts: [String: Int], until: Date)?
     /// The reviewers of each level, read at most once a second: every escalation looks them up.
-    private var reviewerCache: [Set<String>: (reviewers: [ReviewActor], until: Date)] = [:]
+    private let reviewerCache = LRUCache<Set<String>, [ReviewActor]>(capacity: 64, ttl: .seconds(1))
     public nonisolated let webhooks: WebhookDispatcher?
     private let now: @Sendable () -> Date
     private let metrics: ACGSMetrics
@@ -112,7 +114,7 @@ public actor ReviewDesk {
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
             id: "rev_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24), requester: opening.requester,
-            actingFor: opening.actingFor.union(try await delegates(of: opening.requester, at: at)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
+            actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         // A waiting request is assigned before it is stored, so that it is written once; the two steps
@@ -196,12 +198,11 @@ public actor ReviewDesk {
         return request
     }
 
-    private func delegates(of agent: String, at now: Date) async throws -> Set<String> {
+    private func delegates(of agent: String) async throws -> Set<String> {
         guard let delegates else { return [] }
-        if let cached = delegateCache[agent], cached.until > now { return cached.ids }
+        if let cached = delegateCache.get(agent) { return cached }
         let ids = try await delegates(agent)
-        if delegateCache.count > 10_000 { delegateCache = [:] }
-        delegateCache[agent] = (ids, now.addingTimeInterval(60))
+        delegateCache.set(agent, ids)
         return ids
     }
 
@@ -238,10 +239,9 @@ public actor ReviewDesk {
 
     private func reviewers(holding roles: Set<String>) async throws -> [ReviewActor] {
         guard let reviewers else { return [] }
-        let at = now()
-        if let cached = reviewerCache[roles], cached.until > at { return cached.reviewers }
+        if let cached = reviewerCache.get(roles) { return cached }
         let found = try await reviewers(roles)
-        reviewerCache[roles] = (found, at.addingTimeInterval(1))
+        reviewerCache.set(roles, found)
         return found
     }
 
@@ -261,10 +261,9 @@ public actor ReviewDesk {
     /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
     /// an agent asking for oversight many times a second is scored on a history a second old at most.
     private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
-        if let cached = historyCache[agent], cached.until > at { return cached.counts }
+        if let cached = historyCache.get(agent) { return cached }
         let counts = try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
-        if historyCache.count > 10_000 { historyCache.removeAll() }
-        historyCache[agent] = (counts, at.addingTimeInterval(1))
+        historyCache.set(agent, counts)
         return counts
     }
 
@@ -350,7 +349,7 @@ public actor ReviewDesk {
         for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
     }
 
-    /// The error `body` throws, or nil.
+    /// What `body` returned, or the error it threw.
     private static func result<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
         do {
             return .success(try await body())
@@ -359,6 +358,7 @@ public actor ReviewDesk {
         }
     }
 
+    /// The error `body` throws, or nil.
     private static func outcome(_ body: () async throws -> Void) async -> (any Error)? {
         do {
             try await body()

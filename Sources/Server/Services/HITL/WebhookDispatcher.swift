@@ -1,9 +1,9 @@
+import Cache
 import Crypto
 import Foundation
 import GovernanceCore
 import Logging
 import Storage
-import Synchronization
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -44,32 +44,24 @@ public actor WebhookDispatcher {
 
     /// Each agent's receivers, read at most once a second: every state change of every request needs
     /// them, and they change rarely. This replica's own registrations clear it at once; another
-    /// replica's are seen within the second.
-    /// Behind a lock rather than the actor, so that a change of an agent known to have no receiver
-    /// costs the desk nothing (no task, no hop).
-    private let receiverCache = Mutex<[String: (hooks: [WebhookRecord], until: ContinuousClock.Instant)]>([:])
+    /// replica's are seen within the second. Outside the actor (the cache has its own lock), so that
+    /// a change of an agent known to have no receiver costs the desk nothing (no task, no hop).
+    private let receiverCache = LRUCache<String, [WebhookRecord]>(capacity: 10_000, ttl: .seconds(1))
 
     /// A webhook was registered or removed here.
     public nonisolated func webhooksChanged() {
-        receiverCache.withLock { $0.removeAll() }
+        receiverCache.removeAll()
     }
 
     /// True when the agent was seen within the second to have no receiver.
     public nonisolated func knownToHaveNoReceivers(_ agent: String) -> Bool {
-        receiverCache.withLock { cache in
-            guard let cached = cache[agent], cached.until > ContinuousClock.now else { return false }
-            return cached.hooks.isEmpty
-        }
+        receiverCache.get(agent)?.isEmpty == true
     }
 
     private func receivers(of agent: String) async throws -> [WebhookRecord] {
-        let now = ContinuousClock.now
-        if let cached = receiverCache.withLock({ $0[agent] }), cached.until > now { return cached.hooks }
+        if let cached = receiverCache.get(agent) { return cached }
         let hooks = try await repository.receivers(of: agent)
-        receiverCache.withLock { cache in
-            if cache.count > 10_000 { cache.removeAll() }
-            cache[agent] = (hooks, now + .seconds(1))
-        }
+        receiverCache.set(agent, hooks)
         return hooks
     }
 
