@@ -150,6 +150,21 @@ struct CanonicalJSONTests {
         #expect(CanonicalJSON.encode(v) == "{\"z\":3,\"\u{1F600}\":1,\"\u{E000}\":2}")
     }
 
+    @Test func keyOrderAgreesWithUTF16ComparisonOnMixedKeys() {
+        // Prefixes, shared multi-byte prefixes, and every width of UTF-8 against each other.
+        let keys = [
+            "", "a", "ab", "b", "Z", "é", "éa", "ü", "\u{7FF}", "\u{800}", "\u{D7FF}", "\u{E000}", "\u{FFFF}", "\u{10000}", "\u{1F600}",
+            "\u{1F600}a", "\u{10FFFF}", "a\u{1F600}", "a\u{E000}",
+        ]
+        for a in keys {
+            for b in keys {
+                #expect(
+                    CanonicalJSON.precedesInUTF16(a, b) == a.utf16.lexicographicallyPrecedes(b.utf16),
+                    "\(a.unicodeScalars.map(\.value)) vs \(b.unicodeScalars.map(\.value))")
+            }
+        }
+    }
+
     @Test func sha256MatchesKnownVector() {
         #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }

@@ -3,11 +3,11 @@
 enum Judgement {
     /// Combines the matched rules into an evaluation. Citations and recommendations are written
     /// once per rule when the constitution is compiled, not once per decision.
-    static func combine(_ matches: [(Violation, CompiledRule)], under: String, cleanReasoning: String) -> Evaluation {
-        if matches.isEmpty {
+    /// The decision from the violations found, each beside the rule (`rules`, same order) it breaks.
+    static func combine(_ violations: [Violation], of rules: [CompiledRule], under: String, cleanReasoning: String) -> Evaluation {
+        if violations.isEmpty {
             return Evaluation(outcome: .allow, violations: [], score: 1, violatedPrinciples: [], reasoning: cleanReasoning, recommendations: [])
         }
-        let violations = matches.map(\.0)
         let outcome: Outcome =
             violations.contains { $0.effect == .deny } ? .deny : (violations.contains { $0.effect == .escalate } ? .escalate : .allow)
         var penalty = 0.0
@@ -19,10 +19,10 @@ enum Judgement {
             principles.append(v.principleId)
         }
         var recommendations: [String] = []
-        for (_, rule) in matches where !recommendations.contains(rule.recommendation) {
+        for rule in rules where !recommendations.contains(rule.recommendation) {
             recommendations.append(rule.recommendation)
         }
-        let cited = { (effect: Effect) in matches.filter { $0.0.effect == effect }.map(\.1.citation).joined(separator: "; ") }
+        let cited = { (effect: Effect) in rules.filter { $0.definition.effect == effect }.map(\.citation).joined(separator: "; ") }
         return Evaluation(
             outcome: outcome, violations: violations, score: score, violatedPrinciples: principles,
             reasoning: reasoning(outcome, hasWarnings: violations.contains { $0.effect == .warn }, cited: cited, under: under),

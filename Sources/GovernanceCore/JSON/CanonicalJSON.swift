@@ -5,39 +5,60 @@ import Crypto
 /// Two documents with the same meaning have the same canonical bytes, hence the same hash.
 public enum CanonicalJSON {
     public static func encode(_ value: JSONValue) -> String {
-        var out = ""
-        out.reserveCapacity(256)
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
         write(value, into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func sha256Hex(_ value: JSONValue) -> String {
         Digest.sha256Hex(encode(value))
     }
 
-    static func write(_ value: JSONValue, into out: inout String) {
+    // Written as bytes: documents are canonicalised on every governed request (the audit entry, the
+    // stored review), and appending bytes is several times cheaper than appending to a String.
+    static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): writeNumber(n, into: &out)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n):
+            var text = ""
+            writeNumber(n, into: &text)
+            out.append(contentsOf: text.utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 write(item, into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let fields):
-            out += "{"
-            let keys = fields.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (i, key) in keys.enumerated() {
-                if i > 0 { out += "," }
-                writeString(key, into: &out)
-                out += ":"
-                if let field = fields[key] { write(field, into: &out) }
+            out.append(UInt8(ascii: "{"))
+            for (i, field) in fields.sorted(by: { precedesInUTF16($0.key, $1.key) }).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                writeString(field.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                write(field.value, into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Whether `a` sorts before `b` by UTF-16 code units (RFC 8785), read from their UTF-8 without
+    /// transcoding: UTF-8 bytes order strings by scalar, which is UTF-16 order except that
+    /// scalars above U+FFFF (surrogates in UTF-16, D800–DFFF) sort before U+E000–U+FFFF.
+    static func precedesInUTF16(_ a: String, _ b: String) -> Bool {
+        var i = a.utf8.makeIterator()
+        var j = b.utf8.makeIterator()
+        while true {
+            guard let x = i.next() else { return j.next() != nil }
+            guard let y = j.next() else { return false }
+            if x == y { continue }
+            // The first differing bytes are both lead bytes, or both continuation bytes of the same kind of character.
+            if x >= 0xF0 && (y == 0xEE || y == 0xEF) { return true }
+            if y >= 0xF0 && (x == 0xEE || x == 0xEF) { return false }
+            return x < y
         }
     }
 
@@ -51,34 +72,50 @@ public enum CanonicalJSON {
         }
     }
 
-    public static func writeString(_ s: String, into out: inout String) {
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         // Most strings (ids, hashes, plain text) need no escape: copy them whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if !s.utf8.contains(where: needsEscape) {
+            out.append(contentsOf: s.utf8)
+        } else {
+            for byte in s.utf8 {
+                guard needsEscape(byte) else {
+                    out.append(byte)
+                    continue
+                }
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+                case 0x08: out.append(contentsOf: "\\b".utf8)
+                case 0x0C: out.append(contentsOf: "\\f".utf8)
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0x0F)])
+                }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    public static func writeString(_ s: String, into out: inout String) {
+        guard s.utf8.contains(where: needsEscape) else {
             out += "\""
             out += s
             out += "\""
             return
         }
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        var escaped: [UInt8] = []
+        writeString(s, into: &escaped)
+        out += String(decoding: escaped, as: UTF8.self)
     }
 }
 

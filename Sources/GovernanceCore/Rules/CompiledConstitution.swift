@@ -145,7 +145,8 @@ public final class CompiledConstitution: Sendable {
     /// Judges an input. `principles` limits evaluation to the rules of those principles.
     public func evaluate(_ input: JudgedInput, principles: Set<String>? = nil) -> Evaluation {
         let scope = EvaluationScope(input: input, program: program)
-        var matches: [(Violation, CompiledRule)] = []
+        var violations: [Violation] = []
+        var matched: [CompiledRule] = []
         let typed = input.action["type"].stringValue.flatMap { byType[$0] } ?? []
         let tooled = input.action["tool"].stringValue.flatMap { byTool[$0] } ?? []
         // Merge the three sorted, disjoint candidate lists so that rules run in constitution order.
@@ -159,14 +160,15 @@ public final class CompiledConstitution: Sendable {
             if o < tooled.count && tooled[o] == next { o += 1 }
             let rule = rules[next]
             if let principles, !principles.contains(rule.definition.principle) { continue }
-            scope.evidence.removeAll(keepingCapacity: true)
+            if !scope.evidence.isEmpty { scope.evidence.removeAll(keepingCapacity: true) }
             guard rule.predicate(scope) else { continue }
             let d = rule.definition
-            let violation = Violation(
-                ruleId: d.id, principleId: d.principle, severity: d.severity, effect: d.effect, message: d.message,
-                evidence: scope.finishedEvidence())
-            matches.append((violation, rule))
+            violations.append(
+                Violation(
+                    ruleId: d.id, principleId: d.principle, severity: d.severity, effect: d.effect, message: d.message,
+                    evidence: scope.finishedEvidence()))
+            matched.append(rule)
         }
-        return Judgement.combine(matches, under: under, cleanReasoning: cleanReasoning)
+        return Judgement.combine(violations, of: matched, under: under, cleanReasoning: cleanReasoning)
     }
 }

@@ -28,27 +28,32 @@ final class EvaluationScope {
 
     let input: JudgedInput
     let program: RuleProgram
-    private var values: [JSONValue?]
-    private var slotLeaves: [LeafSet?]
-    /// Per field: which keywords occur anywhere in it (the union of its strings' word sets).
-    private var slotWords: [[UInt64]?]
+    /// What is known of each field a rule reads, worked out when a rule first needs it.
+    private struct Slot {
+        var value: JSONValue?
+        var leaves: LeafSet?
+        /// Which keywords occur anywhere in the field (the union of its strings' word sets).
+        var words: [UInt64]?
+    }
+
+    /// One array for every field's state: an evaluation allocates as little as it can.
+    private var slots: [Slot]
     private var leaves: [Leaf]
-    private var rootLeaves: [Range<Int>?] = Array(repeating: nil, count: 4)
+    /// The leaves of `action`, `content`, `context` and `agent`, once walked.
+    private var rootLeaves: (Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?) = (nil, nil, nil, nil)
     var evidence: [Pending] = []
 
     init(input: JudgedInput, program: RuleProgram) {
         self.input = input
         self.program = program
-        self.values = Array(repeating: nil, count: program.slotPaths.count)
-        self.slotLeaves = Array(repeating: nil, count: program.slotPaths.count)
-        self.slotWords = Array(repeating: nil, count: program.slotPaths.count)
+        self.slots = Array(repeating: Slot(), count: program.slotPaths.count)
         self.leaves = []
         leaves.reserveCapacity(16)
         evidence.reserveCapacity(8)
     }
 
     func value(_ slot: Int) -> JSONValue {
-        if let v = values[slot] { return v }
+        if let v = slots[slot].value { return v }
         let path = program.slotPaths[slot]
         var v = input.value(of: path.root)
         for component in path.components {
@@ -59,31 +64,38 @@ final class EvaluationScope {
             }
             if case .null = v { break }
         }
-        values[slot] = v
+        slots[slot].value = v
         return v
     }
 
     // MARK: strings of the input
 
-    private static let roots: [InputRoot] = [.action, .content, .context, .agent]
-
     /// The leaves of one root, walked once per evaluation.
     private func leaves(of root: InputRoot) -> Range<Int> {
-        let r = Self.roots.firstIndex(of: root) ?? 0
-        if let range = rootLeaves[r] { return range }
+        switch root {
+        case .action: if let range = rootLeaves.0 { return range }
+        case .content: if let range = rootLeaves.1 { return range }
+        case .context: if let range = rootLeaves.2 { return range }
+        default: if let range = rootLeaves.3 { return range }
+        }
         let start = leaves.count
         input.value(of: root).forEachString(path: root.rawValue) { field, text in
             leaves.append(Leaf(field: field, text: text))
         }
         let range = start..<leaves.count
-        rootLeaves[r] = range
+        switch root {
+        case .action: rootLeaves.0 = range
+        case .content: rootLeaves.1 = range
+        case .context: rootLeaves.2 = range
+        default: rootLeaves.3 = range
+        }
         return range
     }
 
     /// Indices of the strings inside a field, shared with every other field that contains them.
     /// A whole root (or all of `input`) is up to three ranges and costs no allocation.
     func leafIndices(_ slot: Int) -> LeafSet {
-        if let l = slotLeaves[slot] { return l }
+        if let l = slots[slot].leaves { return l }
         let path = program.slotPaths[slot]
         var set = LeafSet()
         if path.root == .input && path.components.isEmpty {
@@ -106,7 +118,7 @@ final class EvaluationScope {
                 }
             }
         }
-        slotLeaves[slot] = set
+        slots[slot].leaves = set
         return set
     }
 
@@ -201,13 +213,13 @@ final class EvaluationScope {
 
     /// False when none of the keywords occurs anywhere in the field, so the rule cannot match.
     func mayContain(slot: Int, _ mask: WordMask) -> Bool {
-        if let present = slotWords[slot] { return mask.intersects(present) }
+        if let present = slots[slot].words { return mask.intersects(present) }
         var union = Array(repeating: UInt64(0), count: (Int(program.vocabulary.count) + 63) / 64)
         for i in leafIndices(slot) {
             let present = words(i).present
             for k in 0..<union.count { union[k] |= present[k] }
         }
-        slotWords[slot] = union
+        slots[slot].words = union
         return mask.intersects(union)
     }
 

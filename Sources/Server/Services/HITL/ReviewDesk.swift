@@ -113,7 +113,7 @@ public actor ReviewDesk {
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
-            id: "rev_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24), requester: opening.requester,
+            id: RandomIdentifier.make(prefix: "rev_", hexDigits: 24), requester: opening.requester,
             actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
@@ -132,6 +132,18 @@ public actor ReviewDesk {
         return Prepared(opened: request, assigned: assigned, events: events)
     }
 
+    /// Stores the requests side by side; the error of each, if any.
+    private static func store(_ prepared: [Prepared], in repository: any ReviewRepository) async -> [(any Error)?] {
+        // One request (the fast lane, an escalation) needs no task of its own.
+        if prepared.count == 1 { return [await outcome { try await repository.insert(prepared[0].stored) }] }
+        return await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (i, p) in prepared.enumerated() { group.addTask { (i, await outcome { try await repository.insert(p.stored) }) } }
+            var errors = [(any Error)?](repeating: nil, count: prepared.count)
+            for await (i, error) in group { errors[i] = error }
+            return errors
+        }
+    }
+
     /// Stores prepared requests and appends their entries after `leading` (the decisions that
     /// escalated, say) in one batch of the log, so that they share one commit. The requests and the
     /// entries are written at the same time; if the entries fail, the stored requests are withdrawn
@@ -141,12 +153,7 @@ public actor ReviewDesk {
     public func commit(_ prepared: [Prepared], after leading: [AuditEvent]) async throws -> (requests: [ReviewRequest], leadingIndices: [Int]) {
         let repository = repository
         let events = leading + prepared.flatMap(\.events)
-        async let stored = withTaskGroup(of: (Int, (any Error)?).self) { group in
-            for (i, p) in prepared.enumerated() { group.addTask { (i, await Self.outcome { try await repository.insert(p.stored) }) } }
-            var errors = [(any Error)?](repeating: nil, count: prepared.count)
-            for await (i, error) in group { errors[i] = error }
-            return errors
-        }
+        async let stored = Self.store(prepared, in: repository)
         async let audited = Self.result { try await self.audit.append(events) }
         let (storeErrors, indices) = await (stored, audited)
         switch indices {

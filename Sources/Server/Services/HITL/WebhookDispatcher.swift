@@ -81,7 +81,7 @@ public actor WebhookDispatcher {
             Job(
                 webhook: hook,
                 item: WebhookOutboxItem(
-                    id: "dlv_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20), webhookId: hook.id,
+                    id: RandomIdentifier.make(prefix: "dlv_", hexDigits: 20), webhookId: hook.id,
                     reviewId: request.id, state: request.state.rawValue, body: body, createdAt: Date()))
         }
         do {
