@@ -65,11 +65,11 @@ public enum JSONValue: Sendable, Hashable {
         case .string(let s):
             body(path, s)
         case .array(let items):
-            for (i, item) in items.enumerated() { item.forEachString(path: "\(path)[\(i)]", body) }
+            for (i, item) in items.enumerated() { item.forEachString(path: path + "[" + String(i) + "]", body) }
         case .object(let fields):
-            // Sorted so that evidence order is deterministic.
-            for key in fields.keys.sorted() {
-                fields[key]?.forEachString(path: path.isEmpty ? key : "\(path).\(key)", body)
+            // Sorted so that evidence order is deterministic (by bytes: cheaper than String's Unicode order).
+            for (key, value) in fields.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                value.forEachString(path: path.isEmpty ? key : path + "." + key, body)
             }
         case .null, .bool, .number:
             break
