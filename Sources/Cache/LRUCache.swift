@@ -55,6 +55,8 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     public let capacity: Int
     public let ttl: Duration
     private let storage = Mutex(Storage())
+    /// Loads running for `value(for:load:)`, by key.
+    private let loads = Mutex<[Key: Task<Value, any Error>]>([:])
 
     public init(capacity: Int, ttl: Duration) {
         self.capacity = max(1, capacity)
@@ -105,6 +107,25 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
             s.index[key] = i
             s.pushFront(i)
         }
+    }
+
+    /// The cached value, or one loaded by `load` and cached. Callers that miss on the same key while
+    /// a load runs wait for that load instead of running their own: when an entry expires under a
+    /// burst of requests, the store is asked once, not once per request. A failed load is not cached.
+    public func value(for key: Key, load: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let value = get(key) { return value }
+        let running = loads.withLock { loads in
+            if let running = loads[key] { return running }
+            let task = Task {
+                defer { self.loads.withLock { _ = $0.removeValue(forKey: key) } }
+                let value = try await load()
+                self.set(key, value)
+                return value
+            }
+            loads[key] = task
+            return task
+        }
+        return try await running.value
     }
 
     public func remove(_ key: Key) {

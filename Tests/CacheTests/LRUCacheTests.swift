@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import Cache
@@ -68,5 +69,40 @@ struct LRUCacheTests {
         let stats = cache.statistics
         #expect(stats.count <= 100)
         #expect(stats.hits + stats.misses == 40_000)
+    }
+
+    @Test func concurrentMissesLoadOnce() async throws {
+        let cache = LRUCache<String, Int>(capacity: 10, ttl: .seconds(60))
+        final class Count: Sendable { let loads = Atomic(0) }
+        let count = Count()
+        let gate = AsyncStream<Void>.makeStream()
+        // The first load waits until every caller has asked, so that they all miss while it runs.
+        let values = try await withThrowingTaskGroup(of: Int.self) { group in
+            let stream = gate.stream
+            for _ in 0..<20 {
+                group.addTask {
+                    try await cache.value(for: "a") {
+                        count.loads.add(1, ordering: .relaxed)
+                        for await _ in stream { break }
+                        return 7
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            gate.continuation.finish()
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(values == Array(repeating: 7, count: 20))
+        #expect(count.loads.load(ordering: .relaxed) == 1)
+        #expect(cache.get("a") == 7)
+    }
+
+    @Test func aFailedLoadIsNotCachedAndTheNextCallLoadsAgain() async throws {
+        struct Unavailable: Error {}
+        let cache = LRUCache<String, Int>(capacity: 10, ttl: .seconds(60))
+        await #expect(throws: Unavailable.self) { try await cache.value(for: "a") { throw Unavailable() } }
+        #expect(cache.get("a") == nil)
+        #expect(try await cache.value(for: "a") { 3 } == 3)
+        #expect(try await cache.value(for: "a") { 4 } == 3)
     }
 }

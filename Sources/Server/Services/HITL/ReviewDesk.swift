@@ -31,6 +31,7 @@ public actor ReviewDesk {
     /// Open requests per assignee, read at most once a second and counted up by this desk's own
     /// assignments in between: counting them per assignment scans every open request.
     private var assigneeLoad: (counts: [String: Int], until: Date)?
+    private var loadRefresh: Task<[String: Int], any Error>?
     /// The reviewers of each level, read at most once a second: every escalation looks them up.
     private let reviewerCache = LRUCache<Set<String>, [ReviewActor]>(capacity: 64, ttl: .seconds(1))
     public nonisolated let webhooks: WebhookDispatcher?
@@ -207,10 +208,7 @@ public actor ReviewDesk {
 
     private func delegates(of agent: String) async throws -> Set<String> {
         guard let delegates else { return [] }
-        if let cached = delegateCache.get(agent) { return cached }
-        let ids = try await delegates(agent)
-        delegateCache.set(agent, ids)
-        return ids
+        return try await delegateCache.value(for: agent) { try await delegates(agent) }
     }
 
     /// Assigns a waiting request to the active reviewer of its level with the fewest open requests
@@ -246,17 +244,26 @@ public actor ReviewDesk {
 
     private func reviewers(holding roles: Set<String>) async throws -> [ReviewActor] {
         guard let reviewers else { return [] }
-        if let cached = reviewerCache.get(roles) { return cached }
-        let found = try await reviewers(roles)
-        reviewerCache.set(roles, found)
-        return found
+        return try await reviewerCache.value(for: roles) { try await reviewers(roles) }
     }
 
     private func openLoad(at now: Date) async throws -> [String: Int] {
         if let cached = assigneeLoad, cached.until > now { return cached.counts }
-        let counts = try await repository.openCountsByAssignee()
-        assigneeLoad = (counts, now.addingTimeInterval(1))
-        return counts
+        // One read at a time: requests arriving meanwhile wait for it rather than each scanning the
+        // open requests (on PostgreSQL, dozens of scans a second under load).
+        let refresh = loadRefresh ?? Task { [repository] in try await repository.openCountsByAssignee() }
+        loadRefresh = refresh
+        do {
+            let counts = try await refresh.value
+            // The first to resume stores the snapshot; the others use it, with the assignments made since.
+            guard loadRefresh == refresh else { return assigneeLoad?.counts ?? counts }
+            loadRefresh = nil
+            assigneeLoad = (counts, now.addingTimeInterval(1))
+            return counts
+        } catch {
+            if loadRefresh == refresh { loadRefresh = nil }
+            throw error
+        }
     }
 
     /// Sets the queue-depth gauge from the store; called when metrics are read, so that the count
@@ -268,10 +275,10 @@ public actor ReviewDesk {
     /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
     /// an agent asking for oversight many times a second is scored on a history a second old at most.
     private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
-        if let cached = historyCache.get(agent) { return cached }
-        let counts = try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
-        historyCache.set(agent, counts)
-        return counts
+        let log = log
+        return try await historyCache.value(for: agent) {
+            try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
+        }
     }
 
     /// Escalates or expires every request past its deadline; returns how many changed.

@@ -59,10 +59,8 @@ public actor WebhookDispatcher {
     }
 
     private func receivers(of agent: String) async throws -> [WebhookRecord] {
-        if let cached = receiverCache.get(agent) { return cached }
-        let hooks = try await repository.receivers(of: agent)
-        receiverCache.set(agent, hooks)
-        return hooks
+        let repository = repository
+        return try await receiverCache.value(for: agent) { try await repository.receivers(of: agent) }
     }
 
     /// Queues the change for every webhook that receives the request's agent.
