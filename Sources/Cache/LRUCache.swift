@@ -30,6 +30,8 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         var head = -1
         var tail = -1
         var stats = Statistics(hits: 0, misses: 0, evictions: 0, count: 0)
+        /// Loads running for `value(for:load:)`, by key.
+        var loads: [Key: Task<Value, any Error>] = [:]
 
         mutating func unlink(_ i: Int) {
             let (p, n) = (nodes[i].previous, nodes[i].next)
@@ -55,8 +57,6 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     public let capacity: Int
     public let ttl: Duration
     private let storage = Mutex(Storage())
-    /// Loads running for `value(for:load:)`, by key.
-    private let loads = Mutex<[Key: Task<Value, any Error>]>([:])
 
     public init(capacity: Int, ttl: Duration) {
         self.capacity = max(1, capacity)
@@ -114,15 +114,15 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// burst of requests, the store is asked once, not once per request. A failed load is not cached.
     public func value(for key: Key, load: @escaping @Sendable () async throws -> Value) async throws -> Value {
         if let value = get(key) { return value }
-        let running = loads.withLock { loads in
-            if let running = loads[key] { return running }
+        let running = storage.withLock { s in
+            if let running = s.loads[key] { return running }
             let task = Task {
-                defer { self.loads.withLock { _ = $0.removeValue(forKey: key) } }
+                defer { self.storage.withLock { _ = $0.loads.removeValue(forKey: key) } }
                 let value = try await load()
                 self.set(key, value)
                 return value
             }
-            loads[key] = task
+            s.loads[key] = task
             return task
         }
         return try await running.value
@@ -135,7 +135,7 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     }
 
     public func removeAll() {
-        storage.withLock { s in s = Storage(stats: s.stats) }
+        storage.withLock { s in s = Storage(stats: s.stats, loads: s.loads) }
     }
 
     public var statistics: Statistics {

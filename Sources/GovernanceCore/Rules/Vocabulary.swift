@@ -190,8 +190,9 @@ final class WordScan {
         var utf8Range: Range<Int>
     }
 
-    private(set) var present: [UInt64]
-    private(set) var occurrences: [Occurrence] = []
+    // Written while one evaluation scans the text, then only read: no run-time exclusivity checks.
+    @exclusivity(unchecked) private(set) var present: [UInt64]
+    @exclusivity(unchecked) private(set) var occurrences: [Occurrence] = []
     let text: String
 
     init(wordCount: Int, text: String) {
