@@ -156,6 +156,7 @@ struct GovernanceServices: Service {
             TreeHeadSigningService(signer: runtime.treeHeads, logger: logger, leadership: database.map(PostgresLeadership.treeHeadSigner)),
             ReviewDeadlineService(desk: runtime.reviews, logger: logger),
         ]
+        if let webhooks = runtime.reviews.webhooks { services.append(WebhookOutboxService(dispatcher: webhooks, logger: logger)) }
         if let sync { services.append(sync) }
         for service in configuration.services {
             let port = configuration.port(of: service)

@@ -80,6 +80,56 @@ struct WebhookTests {
         running.cancel()
     }
 
+    @Test func replicasDeliverEachChangeOnceAndTakeOverADeadReplicasChanges() async throws {
+        let store = InMemoryWebhookRepository(shared: true)
+        let port = Int.random(in: 20_200..<20_500)
+        let hook = WebhookRecord(
+            id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1", createdAt: Date())
+        try await store.insert(hook)
+        let request = ReviewRequest(
+            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
+            risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
+            policy: ReviewPolicy(), at: Date())
+        // Replica A queues the change while nothing listens; its next attempt is a minute away.
+        let a = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1, lease: .seconds(1))
+        await a.notify(request, policy: ReviewPolicy())
+        var deadline = ContinuousClock.now + .seconds(60)
+        while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+
+        let receiver = Receiver()
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            _ = await receiver.record(request.headers, String(buffer: try await request.body.collect(upTo: 1 << 20)))
+            return .ok
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+        let running = Task { try await services.run() }
+        try await Task.sleep(for: .milliseconds(300))
+
+        // Replica B starts while A lives and renews: A's change is not B's to deliver.
+        let b = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1, lease: .seconds(1))
+        try await a.maintain()
+        try await b.resume()
+        try await b.maintain()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await receiver.received.isEmpty)
+        #expect(try await store.outbox().count == 1)
+
+        // A dies (it renews no more): once its claim runs out, B takes the change up, once.
+        try await Task.sleep(for: .milliseconds(1_100))
+        try await b.maintain()
+        try await b.maintain()
+        deadline = ContinuousClock.now + .seconds(60)
+        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await b.maintain()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await store.outbox().isEmpty)
+        #expect(await receiver.received.count == 1)
+        await services.triggerGracefulShutdown()
+        running.cancel()
+    }
+
     @Test func undeliveredChangesSurviveARestart() async throws {
         let store = InMemoryWebhookRepository()
         let port = Int.random(in: 19_900..<20_200)

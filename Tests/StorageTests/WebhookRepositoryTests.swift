@@ -61,6 +61,24 @@ struct WebhookRepositoryTests {
     }
 
     @Test(arguments: WebhookBackend.allCases)
+    func replicasTakeOnlyItemsNobodyHolds(_ backend: WebhookBackend) async throws {
+        @Sendable func at(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+        try await backend.withStore { store in
+            try await store.enqueue([F.item("d1", state: "pending", at: 10)], claim: OutboxClaim(owner: "rep_a", until: at(100)))
+            try await store.enqueue([F.item("d2", state: "pending", at: 11)])
+            try await store.enqueue([F.item("d3", state: "approved", at: 12)], claim: OutboxClaim(owner: "rep_a", until: at(100)))
+            #expect(try await store.take(OutboxClaim(owner: "rep_b", until: at(200)), now: at(50)).map(\.id) == ["d2"], "only the unclaimed item")
+            #expect(
+                try await store.take(OutboxClaim(owner: "rep_c", until: at(400)), now: at(150)).map(\.id) == ["d1", "d3"],
+                "rep_a stopped renewing: its items, oldest first")
+            try await store.renew(OutboxClaim(owner: "rep_b", until: at(300)))
+            #expect(try await store.take(OutboxClaim(owner: "rep_d", until: at(500)), now: at(250)).isEmpty, "every item is held")
+            #expect(try await store.take(OutboxClaim(owner: "rep_d", until: at(500)), now: at(350)).map(\.id) == ["d2"], "rep_b's renewal ran out")
+            #expect(try await store.outbox().map(\.id) == ["d1", "d2", "d3"], "taking moves nothing out of the outbox")
+        }
+    }
+
+    @Test(arguments: WebhookBackend.allCases)
     func theOutboxKeepsItemsInOrderUntilDequeued(_ backend: WebhookBackend) async throws {
         try await backend.withStore { store in
             try await store.enqueue([])

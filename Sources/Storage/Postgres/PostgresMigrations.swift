@@ -7,5 +7,6 @@ extension PostgresMigration {
         PostgresWebhookRepository.migration,
         PostgresCacheGenerations.migration,
         PostgresAuditRepository.appendFunction,
+        PostgresWebhookRepository.claims,
     ]
 }

@@ -12,6 +12,8 @@ public final class PostgresWebhookRepository: WebhookRepository {
         self.store = store
     }
 
+    public var isShared: Bool { true }
+
     static let migration = PostgresMigration(
         version: 4, name: "webhooks",
         statements: [
@@ -55,21 +57,45 @@ public final class PostgresWebhookRepository: WebhookRepository {
             "CREATE INDEX webhook_outbox_order ON webhook_outbox (created_at, seq)",
         ])
 
+    static let claims = PostgresMigration(
+        version: 7, name: "webhook outbox claims",
+        statements: [
+            "ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until TIMESTAMPTZ"
+        ])
+
     // MARK: Outbox
 
-    public func enqueue(_ items: [WebhookOutboxItem]) async throws {
+    public func enqueue(_ items: [WebhookOutboxItem], claim: OutboxClaim?) async throws {
         guard !items.isEmpty else { return }
         // One statement for the batch, all or none: each column bound as an array. `WITH
         // ORDINALITY` keeps the batch's order for the identity column.
         try await store.query(
             """
-            INSERT INTO webhook_outbox (id, webhook_id, review_id, state, body, attempts, created_at)
-            SELECT id, webhook_id, review_id, state, body, attempts, created_at
+            INSERT INTO webhook_outbox (id, webhook_id, review_id, state, body, attempts, created_at, claimed_by, claimed_until)
+            SELECT id, webhook_id, review_id, state, body, attempts, created_at, \(claim?.owner), \(timestamp: claim?.until)
             FROM unnest(\(items.map(\.id)), \(items.map(\.webhookId)), \(items.map(\.reviewId)), \(items.map(\.state)),
                 \(items.map(\.body)), \(items.map(\.attempts)), \(items.map { PostgresTimestamp($0.createdAt) }))
                 WITH ORDINALITY AS batch (id, webhook_id, review_id, state, body, attempts, created_at, position)
             ORDER BY position
             """)
+    }
+
+    public func take(_ claim: OutboxClaim, now: Date) async throws -> [WebhookOutboxItem] {
+        // Rows another replica is taking at this moment are skipped, not waited for: it holds them.
+        let rows = try await store.query(
+            """
+            UPDATE webhook_outbox SET claimed_by = \(claim.owner), claimed_until = \(timestamp: claim.until)
+            WHERE id IN (
+                SELECT id FROM webhook_outbox WHERE claimed_until IS NULL OR claimed_until < \(timestamp: now) FOR UPDATE SKIP LOCKED
+            )
+            RETURNING *
+            """)
+        let taken = try rows.map { row in (seq: try PostgresRowReader(row, table: "webhook_outbox").value("seq", as: Int.self), item: try Self.item(row)) }
+        return taken.sorted { ($0.item.createdAt, $0.seq) < ($1.item.createdAt, $1.seq) }.map(\.item)
+    }
+
+    public func renew(_ claim: OutboxClaim) async throws {
+        try await store.query("UPDATE webhook_outbox SET claimed_until = \(timestamp: claim.until) WHERE claimed_by = \(claim.owner)")
     }
 
     public func attempted(_ id: String, attempts: Int) async throws {
@@ -82,12 +108,14 @@ public final class PostgresWebhookRepository: WebhookRepository {
     }
 
     public func outbox() async throws -> [WebhookOutboxItem] {
-        try await store.query("SELECT * FROM webhook_outbox ORDER BY created_at, seq").map { row in
-            let c = PostgresRowReader(row, table: "webhook_outbox")
-            return WebhookOutboxItem(
-                id: try c.value("id"), webhookId: try c.value("webhook_id"), reviewId: try c.value("review_id"), state: try c.value("state"),
-                body: try c.value("body"), attempts: try c.value("attempts"), createdAt: try c.date("created_at"))
-        }
+        try await store.query("SELECT * FROM webhook_outbox ORDER BY created_at, seq").map(Self.item)
+    }
+
+    private static func item(_ row: PostgresRow) throws -> WebhookOutboxItem {
+        let c = PostgresRowReader(row, table: "webhook_outbox")
+        return WebhookOutboxItem(
+            id: try c.value("id"), webhookId: try c.value("webhook_id"), reviewId: try c.value("review_id"), state: try c.value("state"),
+            body: try c.value("body"), attempts: try c.value("attempts"), createdAt: try c.date("created_at"))
     }
 
     // MARK: Webhooks

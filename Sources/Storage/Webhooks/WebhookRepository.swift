@@ -72,10 +72,30 @@ public struct WebhookOutboxItem: Sendable, Equatable {
     }
 }
 
+/// A replica's hold on outbox items: it delivers them, and no other replica takes them up until
+/// `until` has passed without the holder renewing it (the holder died). Several replicas share
+/// one outbox on PostgreSQL; without claims each would deliver every item it found at its start.
+public struct OutboxClaim: Sendable, Equatable {
+    public var owner: String
+    public var until: Date
+
+    public init(owner: String, until: Date) {
+        self.owner = owner
+        self.until = until
+    }
+}
+
 /// Where webhooks, their outbox and their delivery log are kept.
 public protocol WebhookRepository: Sendable {
-    /// Adds changes to the outbox.
-    func enqueue(_ items: [WebhookOutboxItem]) async throws
+    /// Whether other processes share this outbox (replicas on PostgreSQL). When none does, every
+    /// item is this process's to deliver at start, whatever an earlier run of it claimed.
+    var isShared: Bool { get }
+    /// Adds changes to the outbox, held by `claim` (nil: free for any replica to take up).
+    func enqueue(_ items: [WebhookOutboxItem], claim: OutboxClaim?) async throws
+    /// Takes every item that is unclaimed or whose claim expired before `now`; oldest first.
+    func take(_ claim: OutboxClaim, now: Date) async throws -> [WebhookOutboxItem]
+    /// Extends every claim of `claim.owner` to `claim.until`.
+    func renew(_ claim: OutboxClaim) async throws
     /// Records an attempt on an item still to deliver.
     func attempted(_ id: String, attempts: Int) async throws
     /// Removes a delivered or abandoned item.
@@ -94,20 +114,50 @@ public protocol WebhookRepository: Sendable {
     func deliveries(webhookId: String, limit: Int) async throws -> [WebhookDelivery]
 }
 
+extension WebhookRepository {
+    public var isShared: Bool { false }
+
+    /// Adds changes to the outbox, free for any replica to take up.
+    public func enqueue(_ items: [WebhookOutboxItem]) async throws {
+        try await enqueue(items, claim: nil)
+    }
+}
+
 public actor InMemoryWebhookRepository: WebhookRepository {
     private var hooks: [String: WebhookRecord] = [:]
     private var attempts: [WebhookDelivery] = []
     private var pending: [WebhookOutboxItem] = []
+    private var claims: [String: OutboxClaim] = [:]
+    public nonisolated let isShared: Bool
 
-    public init() {}
+    /// `shared`: behave as an outbox several replicas share (as on PostgreSQL).
+    public init(shared: Bool = false) {
+        self.isShared = shared
+    }
 
-    public func enqueue(_ items: [WebhookOutboxItem]) { pending += items }
+    public func enqueue(_ items: [WebhookOutboxItem], claim: OutboxClaim?) {
+        pending += items
+        for item in items { claims[item.id] = claim }
+    }
+
+    public func take(_ claim: OutboxClaim, now: Date) -> [WebhookOutboxItem] {
+        let free = pending.filter { claims[$0.id].map { $0.until < now } ?? true }
+        for item in free { claims[item.id] = claim }
+        return free.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func renew(_ claim: OutboxClaim) {
+        for (id, held) in claims where held.owner == claim.owner { claims[id] = claim }
+    }
 
     public func attempted(_ id: String, attempts: Int) {
         if let i = pending.firstIndex(where: { $0.id == id }) { pending[i].attempts = attempts }
     }
 
-    public func dequeue(_ id: String) { pending.removeAll { $0.id == id } }
+    public func dequeue(_ id: String) {
+        pending.removeAll { $0.id == id }
+        claims[id] = nil
+    }
     public func outbox() -> [WebhookOutboxItem] { pending }
 
     public func insert(_ webhook: WebhookRecord) { hooks[webhook.id] = webhook }
@@ -162,6 +212,13 @@ public final class SQLiteWebhookRepository: WebhookRepository {
                 """
             ]
         ),
+        (
+            3,
+            [
+                "ALTER TABLE webhook_outbox ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE webhook_outbox ADD COLUMN claimed_until REAL",
+            ]
+        ),
     ]
 
     private init(connection: SQLiteStoreConnection) {
@@ -179,18 +236,36 @@ public final class SQLiteWebhookRepository: WebhookRepository {
         try await connection.close()
     }
 
-    public func enqueue(_ items: [WebhookOutboxItem]) async throws {
+    public func enqueue(_ items: [WebhookOutboxItem], claim: OutboxClaim?) async throws {
         guard !items.isEmpty else { return }
         var binds: [SQLiteData] = []
         for i in items {
             binds += [
                 .text(i.id), .text(i.webhookId), .text(i.reviewId), .text(i.state), .text(i.body), .integer(i.attempts),
-                .float(i.createdAt.timeIntervalSince1970),
+                .float(i.createdAt.timeIntervalSince1970), claim.map { .text($0.owner) } ?? .null,
+                claim.map { .float($0.until.timeIntervalSince1970) } ?? .null,
             ]
         }
         _ = try await connection.query(
-            "INSERT INTO webhook_outbox (id, webhook_id, review_id, state, body, attempts, created_at) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: items.count).joined(separator: ", "), binds)
+            "INSERT INTO webhook_outbox (id, webhook_id, review_id, state, body, attempts, created_at, claimed_by, claimed_until) VALUES "
+                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: items.count).joined(separator: ", "), binds)
+    }
+
+    public func take(_ claim: OutboxClaim, now: Date) async throws -> [WebhookOutboxItem] {
+        // One statement: the file has one writer, so two replicas cannot take the same item.
+        let rows = try await connection.query(
+            """
+            UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ? WHERE claimed_until IS NULL OR claimed_until < ?
+            RETURNING *, rowid AS position
+            """, [.text(claim.owner), .float(claim.until.timeIntervalSince1970), .float(now.timeIntervalSince1970)])
+        return rows.sorted {
+            ($0.column("created_at")?.double ?? 0, $0.column("position")?.integer ?? 0) < ($1.column("created_at")?.double ?? 0, $1.column("position")?.integer ?? 0)
+        }.compactMap(Self.item)
+    }
+
+    public func renew(_ claim: OutboxClaim) async throws {
+        _ = try await connection.query(
+            "UPDATE webhook_outbox SET claimed_until = ? WHERE claimed_by = ?", [.float(claim.until.timeIntervalSince1970), .text(claim.owner)])
     }
 
     public func attempted(_ id: String, attempts: Int) async throws {
@@ -202,14 +277,16 @@ public final class SQLiteWebhookRepository: WebhookRepository {
     }
 
     public func outbox() async throws -> [WebhookOutboxItem] {
-        try await connection.query("SELECT * FROM webhook_outbox ORDER BY created_at, rowid").compactMap { row in
-            guard let id = row.column("id")?.string, let hook = row.column("webhook_id")?.string, let review = row.column("review_id")?.string,
-                let state = row.column("state")?.string, let body = row.column("body")?.string, let attempts = row.column("attempts")?.integer,
-                let created = row.column("created_at")?.double
-            else { return nil }
-            return WebhookOutboxItem(
-                id: id, webhookId: hook, reviewId: review, state: state, body: body, attempts: attempts, createdAt: Date(timeIntervalSince1970: created))
-        }
+        try await connection.query("SELECT * FROM webhook_outbox ORDER BY created_at, rowid").compactMap(Self.item)
+    }
+
+    private static func item(_ row: SQLiteRow) -> WebhookOutboxItem? {
+        guard let id = row.column("id")?.string, let hook = row.column("webhook_id")?.string, let review = row.column("review_id")?.string,
+            let state = row.column("state")?.string, let body = row.column("body")?.string, let attempts = row.column("attempts")?.integer,
+            let created = row.column("created_at")?.double
+        else { return nil }
+        return WebhookOutboxItem(
+            id: id, webhookId: hook, reviewId: review, state: state, body: body, attempts: attempts, createdAt: Date(timeIntervalSince1970: created))
     }
 
     public func insert(_ w: WebhookRecord) async throws {

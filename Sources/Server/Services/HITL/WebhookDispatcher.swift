@@ -14,14 +14,25 @@ import FoundationNetworking
 /// `X-ACGS-Signature: sha256=<hex>`), so that a receiver can check the sender and reject replays.
 /// A failed delivery is retried with backoff; every attempt goes into the delivery log. Each webhook
 /// receives its changes in order, one at a time. Changes wait in a stored outbox until delivered or
-/// given up, and `resume()` takes them up again after a restart.
+/// given up.
+///
+/// Replicas share the outbox (on PostgreSQL), so each item is claimed by the replica that delivers
+/// it, for `lease` at a time, renewed by `maintain()` while the replica lives. `resume()` at start
+/// and `maintain()` afterwards take up the items nobody holds: those left when the server last
+/// stopped, and those of a replica that died. An item held by a replica that keeps renewing is
+/// delivered by that replica alone.
 public actor WebhookDispatcher {
     public nonisolated let repository: any WebhookRepository
+    /// This dispatcher's name on the claims it holds.
+    public nonisolated let replica = RandomIdentifier.make(prefix: "rep_", hexDigits: 16)
+    public nonisolated let lease: Duration
     private let backoff: [Duration]
     private let timeout: TimeInterval
     private let logger: Logger
     private let session: URLSession
     private var queues: [String: AsyncStream<Job>.Continuation] = [:]
+    /// Items queued here and not yet delivered or given up: a claim taken again is not queued twice.
+    private var queued: Set<String> = []
 
     struct Job: Sendable {
         var webhook: WebhookRecord
@@ -29,11 +40,13 @@ public actor WebhookDispatcher {
     }
 
     /// `backoff` is the wait before each retry: five attempts by default, over about half a minute.
+    /// `lease`: how long a claim lasts unless renewed; `maintain()` should run every third of it.
     public init(
         repository: any WebhookRepository, backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(5), .seconds(15)], timeout: TimeInterval = 5,
-        logger: Logger = Logger(label: "acgs.webhooks")
+        lease: Duration = .seconds(60), logger: Logger = Logger(label: "acgs.webhooks")
     ) {
         self.repository = repository
+        self.lease = lease
         self.backoff = backoff
         self.timeout = timeout
         self.logger = logger
@@ -83,23 +96,44 @@ public actor WebhookDispatcher {
                     reviewId: request.id, state: request.state.rawValue, body: body, createdAt: Date()))
         }
         do {
-            try await repository.enqueue(jobs.map(\.item))
+            try await repository.enqueue(jobs.map(\.item), claim: claim())
         } catch {
             logger.error("webhook outbox unavailable; a change was not queued", metadata: ["review_id": "\(request.id)"])
             return
         }
-        for job in jobs { queue(for: job.webhook).yield(job) }
+        for job in jobs { enqueue(job) }
     }
 
-    /// Takes up the stored outbox: changes not yet delivered when the server last stopped.
+    /// Takes up the stored outbox at start: changes not yet delivered when the server last stopped,
+    /// and any a dead replica held. On an outbox shared with live replicas, their items stay theirs
+    /// (and this server's own from its last run are taken up once their claims expire).
     public func resume() async throws {
-        for item in try await repository.outbox() {
+        try await takeUnclaimed(asOf: repository.isShared ? Date() : .distantFuture)
+    }
+
+    /// Renews this replica's claims and takes up items whose holder stopped renewing (it died).
+    public func maintain() async throws {
+        try await repository.renew(claim())
+        try await takeUnclaimed()
+    }
+
+    private func claim() -> OutboxClaim {
+        OutboxClaim(owner: replica, until: Date().addingTimeInterval(TimeInterval(lease.components.seconds)))
+    }
+
+    private func takeUnclaimed(asOf now: Date = Date()) async throws {
+        for item in try await repository.take(claim(), now: now) where !queued.contains(item.id) {
             guard let hook = try await repository.find(id: item.webhookId) else {
                 try await repository.dequeue(item.id)  // the webhook was deleted meanwhile
                 continue
             }
-            queue(for: hook).yield(Job(webhook: hook, item: item))
+            enqueue(Job(webhook: hook, item: item))
         }
+    }
+
+    private func enqueue(_ job: Job) {
+        queued.insert(job.item.id)
+        queue(for: job.webhook).yield(job)
     }
 
     private func queue(for hook: WebhookRecord) -> AsyncStream<Job>.Continuation {
@@ -124,11 +158,13 @@ public actor WebhookDispatcher {
             try? await repository.log(record)
             if record.succeeded {
                 try? await repository.dequeue(item.id)
+                queued.remove(item.id)
                 return
             }
             try? await repository.attempted(item.id, attempts: attempt)
         }
         try? await repository.dequeue(item.id)
+        queued.remove(item.id)
         logger.warning("webhook delivery abandoned after retries", metadata: ["webhook_id": "\(job.webhook.id)", "review_id": "\(item.reviewId)"])
     }
 
