@@ -21,6 +21,39 @@ actor Receiver {
 
 @Suite("Webhooks")
 struct WebhookTests {
+    /// A receiver on loopback that accepts every delivery, and how to stop it.
+    static func acceptingReceiver(port: Int) async throws -> (Receiver, @Sendable () async -> Void) {
+        let receiver = Receiver()
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            _ = await receiver.record(request.headers, String(buffer: try await request.body.collect(upTo: 1 << 20)))
+            return .ok
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
+        let running = Task { try await services.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        return (
+            receiver,
+            {
+                await services.triggerGracefulShutdown()
+                running.cancel()
+            }
+        )
+    }
+
+    /// A webhook for agt_1 delivering to `port`, stored, and a request of agt_1's to notify.
+    static func requestWithWebhook(in store: any WebhookRepository, port: Int) async throws -> ReviewRequest {
+        try await store.insert(
+            WebhookRecord(
+                id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1",
+                createdAt: Date()))
+        return ReviewRequest(
+            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
+            risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
+            policy: ReviewPolicy(), at: Date())
+    }
+
     @Test func changesAreSignedRetriedAndLogged() async throws {
         let h = try await Harness()
         let receiver = Receiver()
@@ -83,32 +116,18 @@ struct WebhookTests {
     @Test func replicasDeliverEachChangeOnceAndTakeOverADeadReplicasChanges() async throws {
         let store = InMemoryWebhookRepository(shared: true)
         let port = Int.random(in: 20_200..<20_500)
-        let hook = WebhookRecord(
-            id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1", createdAt: Date())
-        try await store.insert(hook)
-        let request = ReviewRequest(
-            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
-            risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
-            policy: ReviewPolicy(), at: Date())
+        let request = try await Self.requestWithWebhook(in: store, port: port)
         // Replica A queues the change while nothing listens; its next attempt is a minute away.
-        let a = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1, lease: .seconds(1))
+        // Leases of 3 s: long enough that a loaded machine cannot let A's lapse between two steps.
+        let a = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1, lease: .seconds(3))
         await a.notify(request, policy: ReviewPolicy())
         var deadline = ContinuousClock.now + .seconds(60)
         while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
 
-        let receiver = Receiver()
-        let router = Router()
-        router.post("/hook") { request, _ -> HTTPResponse.Status in
-            _ = await receiver.record(request.headers, String(buffer: try await request.body.collect(upTo: 1 << 20)))
-            return .ok
-        }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
-        let running = Task { try await services.run() }
-        try await Task.sleep(for: .milliseconds(300))
+        let (receiver, stopReceiver) = try await Self.acceptingReceiver(port: port)
 
         // Replica B starts while A lives and renews: A's change is not B's to deliver.
-        let b = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1, lease: .seconds(1))
+        let b = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1, lease: .seconds(3))
         try await a.maintain()
         try await b.resume()
         try await b.maintain()
@@ -117,7 +136,7 @@ struct WebhookTests {
         #expect(try await store.outbox().count == 1)
 
         // A dies (it renews no more): once its claim runs out, B takes the change up, once.
-        try await Task.sleep(for: .milliseconds(1_100))
+        try await Task.sleep(for: .milliseconds(3_100))
         try await b.maintain()
         try await b.maintain()
         deadline = ContinuousClock.now + .seconds(60)
@@ -126,20 +145,13 @@ struct WebhookTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await store.outbox().isEmpty)
         #expect(await receiver.received.count == 1)
-        await services.triggerGracefulShutdown()
-        running.cancel()
+        await stopReceiver()
     }
 
     @Test func undeliveredChangesSurviveARestart() async throws {
         let store = InMemoryWebhookRepository()
         let port = Int.random(in: 19_900..<20_200)
-        let hook = WebhookRecord(
-            id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1", createdAt: Date())
-        try await store.insert(hook)
-        let request = ReviewRequest(
-            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
-            risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
-            policy: ReviewPolicy(), at: Date())
+        let request = try await Self.requestWithWebhook(in: store, port: port)
         // Nothing listens yet: the first attempt fails, and the next is a minute away when the server stops.
         let before = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1)
         await before.notify(request, policy: ReviewPolicy())
@@ -148,16 +160,7 @@ struct WebhookTests {
         while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try await store.outbox().map(\.attempts) == [1])
 
-        let receiver = Receiver()
-        let router = Router()
-        router.post("/hook") { request, _ -> HTTPResponse.Status in
-            _ = await receiver.record(request.headers, String(buffer: try await request.body.collect(upTo: 1 << 20)))
-            return .ok
-        }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
-        let running = Task { try await services.run() }
-        try await Task.sleep(for: .milliseconds(300))
+        let (receiver, stopReceiver) = try await Self.acceptingReceiver(port: port)
         // The restarted server takes the outbox up again.
         let after = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1)
         try await after.resume()
@@ -168,8 +171,7 @@ struct WebhookTests {
         let log = try await store.deliveries(webhookId: "whk_1", limit: 10)
         #expect(log.map(\.attempt).sorted() == [1, 2])
         #expect(log.contains { $0.attempt == 2 && $0.succeeded })
-        await services.triggerGracefulShutdown()
-        running.cancel()
+        await stopReceiver()
     }
 
     @Test(arguments: [
