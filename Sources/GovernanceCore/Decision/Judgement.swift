@@ -1,9 +1,9 @@
 /// How matched rules combine into a decision: any deny denies; otherwise any escalate escalates;
 /// otherwise allow, with warnings reported.
 enum Judgement {
-    /// Combines the matched rules into an evaluation. Citations and recommendations are written
-    /// once per rule when the constitution is compiled, not once per decision.
-    /// The decision from the violations found, each beside the rule (`rules`, same order) it breaks.
+    /// Combines the violations found, each beside the rule (`rules`, same order) it breaks, into an
+    /// evaluation. Citations and recommendations are written once per rule when the constitution is
+    /// compiled, not once per decision.
     static func combine(_ violations: [Violation], of rules: [CompiledRule], under: String, cleanReasoning: String) -> Evaluation {
         if violations.isEmpty {
             return Evaluation(outcome: .allow, violations: [], score: 1, violatedPrinciples: [], reasoning: cleanReasoning, recommendations: [])

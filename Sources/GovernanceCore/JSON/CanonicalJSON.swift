@@ -96,10 +96,9 @@ public enum CanonicalJSON {
                 case 0x08: out.append(contentsOf: "\\b".utf8)
                 case 0x0C: out.append(contentsOf: "\\f".utf8)
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
                     out.append(contentsOf: "\\u00".utf8)
-                    out.append(hex[Int(byte >> 4)])
-                    out.append(hex[Int(byte & 0x0F)])
+                    out.append(hexDigits[Int(byte >> 4)])
+                    out.append(hexDigits[Int(byte & 0x0F)])
                 }
             }
         }
@@ -141,5 +140,7 @@ public enum Digest {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
+
+/// Lower-case hex digits as bytes, for `Digest.hex` and `\u00XX` escapes.
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

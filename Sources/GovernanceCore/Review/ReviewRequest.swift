@@ -267,6 +267,6 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
     }
 
     static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.seconds
     }
 }

@@ -42,7 +42,7 @@ final class EvaluationScope {
     @exclusivity(unchecked) private var slots: [Slot]
     @exclusivity(unchecked) private var leaves: [Leaf]
     /// The leaves of `action`, `content`, `context` and `agent`, once walked.
-    @exclusivity(unchecked) private var rootLeaves: (Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?) = (nil, nil, nil, nil)
+    @exclusivity(unchecked) private var rootLeaves: [Range<Int>?] = Array(repeating: nil, count: 4)
     @exclusivity(unchecked) var evidence: [Pending] = []
 
     init(input: JudgedInput, program: RuleProgram) {
@@ -74,23 +74,20 @@ final class EvaluationScope {
 
     /// The leaves of one root, walked once per evaluation.
     private func leaves(of root: InputRoot) -> Range<Int> {
+        let r: Int
         switch root {
-        case .action: if let range = rootLeaves.0 { return range }
-        case .content: if let range = rootLeaves.1 { return range }
-        case .context: if let range = rootLeaves.2 { return range }
-        default: if let range = rootLeaves.3 { return range }
+        case .action: r = 0
+        case .content: r = 1
+        case .context: r = 2
+        case .agent, .input: r = 3
         }
+        if let range = rootLeaves[r] { return range }
         let start = leaves.count
         input.value(of: root).forEachString(path: root.rawValue) { field, text in
             leaves.append(Leaf(field: field, text: text))
         }
         let range = start..<leaves.count
-        switch root {
-        case .action: rootLeaves.0 = range
-        case .content: rootLeaves.1 = range
-        case .context: rootLeaves.2 = range
-        default: rootLeaves.3 = range
-        }
+        rootLeaves[r] = range
         return range
     }
 

@@ -128,8 +128,6 @@ struct Vocabulary: Sendable {
     /// The word being read, its running hash, and where prefix keywords are looked up as it grows.
     private struct Tokenizer {
         let vocabulary: Vocabulary
-        /// The vocabulary's prefix lengths, held here so that reading them per byte costs no reference count.
-        let prefixLengths: [Int]
         let result: WordScan
         var word: [UInt8] = []
         var hash = Vocabulary.offsetBasis
@@ -139,7 +137,6 @@ struct Vocabulary: Sendable {
 
         init(vocabulary: Vocabulary, result: WordScan) {
             self.vocabulary = vocabulary
-            self.prefixLengths = vocabulary.prefixLengths
             self.result = result
             word.reserveCapacity(32)
         }
@@ -159,8 +156,9 @@ struct Vocabulary: Sendable {
             if word.isEmpty { start = offset }
             word.append(byte)
             hash = (hash ^ UInt64(byte)) &* Vocabulary.prime
-            while nextPrefix < prefixLengths.count && prefixLengths[nextPrefix] < word.count { nextPrefix += 1 }
-            if nextPrefix < prefixLengths.count && prefixLengths[nextPrefix] == word.count {
+            let lengths = vocabulary.prefixLengths
+            while nextPrefix < lengths.count && lengths[nextPrefix] < word.count { nextPrefix += 1 }
+            if nextPrefix < lengths.count && lengths[nextPrefix] == word.count {
                 if let id = vocabulary.lookup(Vocabulary.finishPrefix(hash), word[...], prefix: true) {
                     result.record(id: id, position: position, utf8Range: start..<end)
                 }

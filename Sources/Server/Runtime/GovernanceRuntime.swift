@@ -70,8 +70,7 @@ public final class GovernanceRuntime: Sendable {
     public var activeHash: String { constitution.hash }
 
     public var uptimeSeconds: Double {
-        let elapsed = ContinuousClock.now - startedAt
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        (ContinuousClock.now - startedAt).seconds
     }
 }
 

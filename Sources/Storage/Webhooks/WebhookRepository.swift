@@ -258,9 +258,9 @@ public final class SQLiteWebhookRepository: WebhookRepository {
             UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ? WHERE claimed_until IS NULL OR claimed_until < ?
             RETURNING *, rowid AS position
             """, [.text(claim.owner), .float(claim.until.timeIntervalSince1970), .float(now.timeIntervalSince1970)])
-        return rows.sorted {
-            ($0.column("created_at")?.double ?? 0, $0.column("position")?.integer ?? 0) < ($1.column("created_at")?.double ?? 0, $1.column("position")?.integer ?? 0)
-        }.compactMap(Self.item)
+        // RETURNING follows no order: the outbox's own (created_at, rowid) is restored here.
+        let taken = rows.compactMap { row in Self.item(row).map { (position: row.column("position")?.integer ?? 0, item: $0) } }
+        return taken.sorted { ($0.item.createdAt, $0.position) < ($1.item.createdAt, $1.position) }.map(\.item)
     }
 
     public func renew(_ claim: OutboxClaim) async throws {

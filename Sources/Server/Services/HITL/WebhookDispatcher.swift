@@ -118,7 +118,7 @@ public actor WebhookDispatcher {
     }
 
     private func claim() -> OutboxClaim {
-        OutboxClaim(owner: replica, until: Date().addingTimeInterval(TimeInterval(lease.components.seconds)))
+        OutboxClaim(owner: replica, until: Date().addingTimeInterval(lease.seconds))
     }
 
     private func takeUnclaimed(asOf now: Date = Date()) async throws {
