@@ -17,6 +17,11 @@ enum SQLiteDatabase {
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         do {
+            // Before anything is written (it only applies to a new file): every commit writes each page
+            // it changed whole, twice (the log, then the checkpoint), and a decision's commit changes a
+            // few rows of a table and of each of its indexes. 1 KiB pages instead of SQLite's 4 KiB cut
+            // the bytes written per governed request by a third (docs/PERFORMANCE.md).
+            _ = try await connection.query("PRAGMA page_size=1024")
             _ = try await connection.query("PRAGMA journal_mode=WAL")
             _ = try await connection.query("PRAGMA synchronous=FULL")
             _ = try await connection.query("PRAGMA busy_timeout=5000")

@@ -37,6 +37,17 @@ struct SQLiteFileWriterTests {
         try await webhooks.close()
     }
 
+    /// Each commit writes every page it changed whole: small pages keep a decision's commit small.
+    /// The size can only be chosen before the file has any content, so it must be set first.
+    @Test func aNewFileUsesSmallPagesInWriteAheadLogMode() async throws {
+        try await Self.withWriter { writer, _ in
+            let pageSize = try await writer.write("PRAGMA page_size").first?.column("page_size")?.integer
+            let journal = try await writer.write("PRAGMA journal_mode").first?.column("journal_mode")?.string
+            #expect(pageSize == 1024)
+            #expect(journal == "wal")
+        }
+    }
+
     @Test func aWriterThatCouldNotBeOpenedIsTriedAgain() async throws {
         let dir = try temporaryDirectory() + "/not-yet"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -114,7 +114,7 @@ public actor ReviewDesk {
         let risk = RiskAssessment.assess(
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
-            id: RandomIdentifier.make(prefix: "rev_", hexDigits: 24), requester: opening.requester,
+            id: RandomIdentifier.timeOrdered(prefix: "rev_", hexDigits: 24), requester: opening.requester,
             actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
             reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)

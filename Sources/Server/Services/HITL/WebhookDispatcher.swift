@@ -92,7 +92,7 @@ public actor WebhookDispatcher {
             Job(
                 webhook: hook,
                 item: WebhookOutboxItem(
-                    id: RandomIdentifier.make(prefix: "dlv_", hexDigits: 20), webhookId: hook.id,
+                    id: RandomIdentifier.timeOrdered(prefix: "dlv_", hexDigits: 24), webhookId: hook.id,
                     reviewId: request.id, state: request.state.rawValue, body: body, createdAt: Date()))
         }
         do {
