@@ -202,10 +202,9 @@ struct RuleCompiler {
         let field = l.pathName
         let va = a.value
         if case .list(let items, _) = r {
-            // A literal list: a set lookup.
-            var literals = Set<JSONValue>()
-            for item in items { if case .literal(let v, _) = item { literals.insert(v) } }
-            let set = literals
+            var literals: [JSONValue] = []
+            for item in items { if case .literal(let v, _) = item { literals.append(v) } }
+            let set = LiteralSet(literals)
             return Self.boolean { scope in
                 let x = va(scope)
                 guard set.contains(x) else { return false }
@@ -368,12 +367,12 @@ struct RuleCompiler {
             try arity(name, args, 2...2, call)
             let a = try compile(args[0])
             guard case .list(let items, _) = args[1] else { throw fail(args[1], "hasAny() expects a list written in the rule") }
-            var literals = Set<JSONValue>()
+            var literals: [JSONValue] = []
             for item in items {
                 guard case .literal(let v, _) = item else { throw fail(item, "list elements must be literals") }
-                literals.insert(v)
+                literals.append(v)
             }
-            let set = literals
+            let set = LiteralSet(literals)
             let va = a.value
             let field = args[0].pathName
             return Self.boolean { scope in
@@ -460,6 +459,29 @@ struct RuleCompiler {
         let ids = try phrase(keyword, at)
         guard ids.count == 1 else { throw fail(at, "near() takes single words, not the phrase '\(keyword)'") }
         return ids[0]
+    }
+}
+
+/// The literals of a list written in a rule (`x in [...]`, `hasAny`). Most such lists hold two to
+/// five values: comparing with each costs less than hashing the value looked up.
+struct LiteralSet: Sendable {
+    private let few: [JSONValue]
+    private let many: Set<JSONValue>?
+
+    init(_ values: [JSONValue]) {
+        if values.count <= 8 {
+            few = values
+            many = nil
+        } else {
+            few = []
+            many = Set(values)
+        }
+    }
+
+    func contains(_ value: JSONValue) -> Bool {
+        if let many { return many.contains(value) }
+        for literal in few where literal == value { return true }
+        return false
     }
 }
 
