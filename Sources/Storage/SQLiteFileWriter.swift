@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import SQLiteNIO
+import Synchronization
+import VaporCSQLite
 
 /// Every write this process makes to a database file, on one connection with a thread of its own,
 /// group-committed across stores: the statements that arrive while a transaction commits go into
@@ -11,26 +14,36 @@ import SQLiteNIO
 /// file locked slept in SQLite's busy handler (1, 2, 5 … up to 100 ms a try), which under load gave
 /// requests tails of hundreds of milliseconds; each store's commit also emptied the other
 /// connections' page caches. Reads stay on the stores' own connections.
-public actor SQLiteFileWriter {
+///
+/// The writer's thread runs a whole transaction in one go on SQLite's C interface (the same SQLite
+/// that SQLiteNIO links, so that both see each other's file locks), with its statements prepared
+/// once. Through SQLiteNIO, each statement was a trip to a thread pool and back: a transaction of a
+/// batch took four to forty of them, each a hand-off between threads (docs/PERFORMANCE.md).
+public final class SQLiteFileWriter: Sendable {
     public typealias Statement = (sql: String, binds: [SQLiteData])
 
     private struct Job {
         let statements: [Statement]
-        let continuation: CheckedContinuation<[SQLiteRow], any Error>
+        let continuation: CheckedContinuation<[SQLiteWrittenRow], any Error>
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var closing = false
     }
 
     let path: String
-    private let connection: SQLiteConnection
-    private let thread: NIOThreadPool
-    private var pending: [Job] = []
-    private var flushing = false
-    /// Transactions committed, for tests: fewer than the jobs when they were grouped.
-    private(set) var transactions = 0
+    /// Guards `queue`; the writer's thread waits on it for work.
+    private let condition = NSCondition()
+    nonisolated(unsafe) private var queue = Queue()
+    private let committed = Atomic<Int>(0)
+    private let stopped: Mutex<CheckedContinuation<Void, Never>?> = Mutex(nil)
 
-    private init(path: String, connection: SQLiteConnection, thread: NIOThreadPool) {
+    /// Transactions committed, for tests: fewer than the jobs when they were grouped.
+    var transactions: Int { committed.load(ordering: .relaxed) }
+
+    private init(path: String) {
         self.path = path
-        self.connection = connection
-        self.thread = thread
     }
 
     /// The writer of the file at `path`, opened by its first user and closed after its last `release()`.
@@ -44,81 +57,112 @@ public actor SQLiteFileWriter {
 
     /// Runs the statements in one transaction (shared with other jobs) and returns the rows of the
     /// last. All or nothing: if one fails, none of them stands, and other jobs are not affected.
-    public func write(_ statements: [Statement]) async throws -> [SQLiteRow] {
+    public func write(_ statements: [Statement]) async throws -> [SQLiteWrittenRow] {
         precondition(!statements.isEmpty, "a write needs a statement")
         return try await withCheckedThrowingContinuation { continuation in
-            pending.append(Job(statements: statements, continuation: continuation))
-            if !flushing {
-                flushing = true
-                // Above the request tasks it serves: behind them in the queue it would delay them all.
-                Task(priority: .high) { await self.drain() }
+            condition.lock()
+            guard !queue.closing else {
+                condition.unlock()
+                continuation.resume(throwing: SQLiteWriteError(code: SQLITE_MISUSE, message: "the writer of \(path) is closed"))
+                return
             }
+            queue.jobs.append(Job(statements: statements, continuation: continuation))
+            condition.signal()
+            condition.unlock()
         }
     }
 
-    public func write(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+    public func write(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteWrittenRow] {
         try await write([(sql, binds)])
     }
 
-    private func drain() async {
-        while !pending.isEmpty {
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
-            if batch.count == 1 {
-                await runAlone(batch[0])
-                continue
+    // MARK: the writer's thread
+
+    /// Opens the connection on a new thread, which then runs the jobs until the writer is closed.
+    private func start(logger: Logger) async throws {
+        try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { [self] in
+                let connection: SQLiteWriterConnection
+                do {
+                    connection = try SQLiteWriterConnection(path: path)
+                } catch {
+                    opened.resume(throwing: error)
+                    return
+                }
+                opened.resume()
+                run(on: connection)
+                connection.close()
+                stopped.withLock { $0?.resume() }
             }
-            do {
-                for (job, rows) in zip(batch, try await transaction(batch)) { job.continuation.resume(returning: rows) }
-            } catch {
-                // One job failed (a conflict, say) and took the others' work with it: each runs again
-                // alone, so that only the failing one fails.
-                for job in batch { await runAlone(job) }
-            }
+            thread.name = "acgs-sqlite-writer"
+            thread.start()
         }
-        flushing = false
     }
 
-    private func runAlone(_ job: Job) async {
+    private func run(on connection: SQLiteWriterConnection) {
+        while true {
+            condition.lock()
+            while queue.jobs.isEmpty && !queue.closing { condition.wait() }
+            let batch = queue.jobs
+            queue.jobs.removeAll(keepingCapacity: true)
+            let closing = queue.closing
+            condition.unlock()
+            if batch.isEmpty && closing { return }
+            commit(batch, on: connection)
+        }
+    }
+
+    private func commit(_ batch: [Job], on connection: SQLiteWriterConnection) {
+        if batch.count == 1 { return runAlone(batch[0], on: connection) }
         do {
-            job.continuation.resume(returning: try await run(alone: job))
+            try connection.execute("BEGIN IMMEDIATE")
+            var results: [[SQLiteWrittenRow]] = []
+            results.reserveCapacity(batch.count)
+            for job in batch {
+                var rows: [SQLiteWrittenRow] = []
+                for statement in job.statements { rows = try connection.execute(statement.sql, statement.binds) }
+                results.append(rows)
+            }
+            try connection.execute("COMMIT")
+            committed.add(1, ordering: .relaxed)
+            for (job, rows) in zip(batch, results) { job.continuation.resume(returning: rows) }
         } catch {
+            // One job failed (a conflict, say) and took the others' work with it: each runs again
+            // alone, so that only the failing one fails.
+            connection.rollBack()
+            for job in batch { runAlone(job, on: connection) }
+        }
+    }
+
+    private func runAlone(_ job: Job, on connection: SQLiteWriterConnection) {
+        do {
+            // One statement is its own transaction.
+            guard job.statements.count > 1 else {
+                let rows = try connection.execute(job.statements[0].sql, job.statements[0].binds)
+                committed.add(1, ordering: .relaxed)
+                return job.continuation.resume(returning: rows)
+            }
+            try connection.execute("BEGIN IMMEDIATE")
+            var rows: [SQLiteWrittenRow] = []
+            for statement in job.statements { rows = try connection.execute(statement.sql, statement.binds) }
+            try connection.execute("COMMIT")
+            committed.add(1, ordering: .relaxed)
+            job.continuation.resume(returning: rows)
+        } catch {
+            connection.rollBack()
             job.continuation.resume(throwing: error)
         }
     }
 
-    private func run(alone job: Job) async throws -> [SQLiteRow] {
-        guard job.statements.count > 1 else {
-            // One statement is its own transaction: one trip to the database.
-            let rows = try await connection.query(job.statements[0].sql, job.statements[0].binds)
-            transactions += 1
-            return rows
-        }
-        return try await transaction([job])[0]
-    }
-
-    private func transaction(_ jobs: [Job]) async throws -> [[SQLiteRow]] {
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            var results: [[SQLiteRow]] = []
-            results.reserveCapacity(jobs.count)
-            for job in jobs {
-                var rows: [SQLiteRow] = []
-                for statement in job.statements { rows = try await connection.query(statement.sql, statement.binds) }
-                results.append(rows)
-            }
-            _ = try await connection.query("COMMIT")
-            transactions += 1
-            return results
-        } catch {
-            _ = try? await connection.query("ROLLBACK")
-            throw error
-        }
-    }
-
+    /// Runs the jobs already submitted, then closes the connection and ends the thread.
     private func close() async {
-        try? await connection.close()
-        try? await thread.shutdownGracefully()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            stopped.withLock { $0 = done }
+            condition.lock()
+            queue.closing = true
+            condition.signal()
+            condition.unlock()
+        }
     }
 
     /// The open writers, one per file, with how many stores use each.
@@ -135,18 +179,9 @@ public actor SQLiteFileWriter {
             } else {
                 // Stored before it is awaited: a second store opening meanwhile shares it.
                 opening = Task {
-                    let thread = NIOThreadPool(numberOfThreads: 1)
-                    thread.start()
-                    do {
-                        let connection = try await SQLiteDatabase.open(path: path, logger: logger, threadPool: thread) { connection in
-                            // Per connection, off by default: the cascade from agents to their keys depends on it.
-                            _ = try await connection.query("PRAGMA foreign_keys=ON")
-                        }
-                        return SQLiteFileWriter(path: path, connection: connection, thread: thread)
-                    } catch {
-                        try? await thread.shutdownGracefully()
-                        throw error
-                    }
+                    let writer = SQLiteFileWriter(path: path)
+                    try await writer.start(logger: logger)
+                    return writer
                 }
                 writers[path] = (opening, 1)
             }
@@ -173,6 +208,147 @@ public actor SQLiteFileWriter {
     }
 }
 
+/// A row a write returned (`… RETURNING`), by column name.
+public struct SQLiteWrittenRow: Sendable {
+    let values: [String: SQLiteData]
+
+    public func column(_ name: String) -> SQLiteData? { values[name] }
+}
+
+/// A statement of a write failed: SQLite's extended result code and its message.
+public struct SQLiteWriteError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+
+    // Extended result codes (primary code | detail << 8), as sqlite3.h defines them.
+    static let primaryKeyFailed: Int32 = 19 | (6 << 8)
+    static let uniqueFailed: Int32 = 19 | (8 << 8)
+    static let rowIDFailed: Int32 = 19 | (10 << 8)
+    static let foreignKeyFailed: Int32 = 19 | (3 << 8)
+
+    /// A row with the same key exists already.
+    var isKeyConflict: Bool { [Self.primaryKeyFailed, Self.uniqueFailed, Self.rowIDFailed].contains(code) }
+
+    public var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// The writer's connection, used only on the writer's thread: statements prepared once and kept.
+private final class SQLiteWriterConnection {
+    private var handle: OpaquePointer?
+    private var prepared: [String: OpaquePointer] = [:]
+    /// Multi-row inserts differ by their number of rows: past this many, the cache starts again.
+    private static let maxPrepared = 64
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(path: String) throws {
+        sqlite_nio_sqlite3_initialize()
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let opened = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard opened == SQLITE_OK else {
+            let error = SQLiteWriteError(code: opened, message: "cannot open the database at \(path)")
+            sqlite_nio_sqlite3_close(handle)
+            throw error
+        }
+        do {
+            // As every connection to the file (SQLiteDatabase.open): small pages before anything is
+            // written, WAL, a flush per commit, and waits for the other connections' locks.
+            for pragma in ["page_size=1024", "journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000", "wal_autocheckpoint=10000", "foreign_keys=ON"] {
+                try execute("PRAGMA " + pragma)
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Runs one statement to its end; the rows it returned.
+    @discardableResult
+    func execute(_ sql: String, _ binds: [SQLiteData] = []) throws -> [SQLiteWrittenRow] {
+        let statement = try statement(for: sql)
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+        }
+        for (i, value) in binds.enumerated() {
+            let position = Int32(i + 1)
+            let bound: Int32
+            switch value {
+            case .integer(let v): bound = sqlite_nio_sqlite3_bind_int64(statement, position, Int64(v))
+            case .float(let v): bound = sqlite_nio_sqlite3_bind_double(statement, position, v)
+            case .text(let v): bound = sqlite_nio_sqlite3_bind_text64(statement, position, v, UInt64(v.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+            case .blob(let v):
+                bound = v.withUnsafeReadableBytes { sqlite_nio_sqlite3_bind_blob64(statement, position, $0.baseAddress, UInt64($0.count), Self.transient) }
+            case .null: bound = sqlite_nio_sqlite3_bind_null(statement, position)
+            }
+            guard bound == SQLITE_OK else { throw failure(bound) }
+        }
+        var rows: [SQLiteWrittenRow] = []
+        while true {
+            let stepped = sqlite_nio_sqlite3_step(statement)
+            if stepped == SQLITE_DONE { return rows }
+            guard stepped == SQLITE_ROW else { throw failure(stepped) }
+            rows.append(row(statement))
+        }
+    }
+
+    /// Ends the open transaction, if a failed statement left one (some errors end it themselves).
+    func rollBack() {
+        if sqlite_nio_sqlite3_get_autocommit(handle) == 0 { _ = try? execute("ROLLBACK") }
+    }
+
+    func close() {
+        for statement in prepared.values { sqlite_nio_sqlite3_finalize(statement) }
+        prepared = [:]
+        sqlite_nio_sqlite3_close(handle)
+        handle = nil
+    }
+
+    private func statement(for sql: String) throws -> OpaquePointer {
+        if let statement = prepared[sql] { return statement }
+        if prepared.count >= Self.maxPrepared {
+            for statement in prepared.values { sqlite_nio_sqlite3_finalize(statement) }
+            prepared = [:]
+        }
+        var statement: OpaquePointer?
+        let result = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard result == SQLITE_OK, let statement else { throw failure(result) }
+        prepared[sql] = statement
+        return statement
+    }
+
+    private func row(_ statement: OpaquePointer) -> SQLiteWrittenRow {
+        var values: [String: SQLiteData] = [:]
+        for i in 0..<sqlite_nio_sqlite3_column_count(statement) {
+            let name = String(cString: sqlite_nio_sqlite3_column_name(statement, i))
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, i))
+            switch sqlite_nio_sqlite3_column_type(statement, i) {
+            case SQLITE_INTEGER: values[name] = .integer(Int(sqlite_nio_sqlite3_column_int64(statement, i)))
+            case SQLITE_FLOAT: values[name] = .float(sqlite_nio_sqlite3_column_double(statement, i))
+            case SQLITE_TEXT:
+                let text = sqlite_nio_sqlite3_column_text(statement, i)
+                values[name] = .text(text.map { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) } ?? "")
+            case SQLITE_BLOB:
+                let bytes = sqlite_nio_sqlite3_column_blob(statement, i)
+                values[name] = .blob(bytes.map { ByteBuffer(bytes: UnsafeRawBufferPointer(start: $0, count: count)) } ?? ByteBuffer())
+            default: values[name] = .null
+            }
+        }
+        return SQLiteWrittenRow(values: values)
+    }
+
+    private func failure(_ code: Int32) -> SQLiteWriteError {
+        SQLiteWriteError(code: code, message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+    }
+}
+
+/// A row of a store's result: read (SQLiteNIO's rows) or returned by a write.
+protocol SQLiteResultRow: Sendable {
+    func column(_ name: String) -> SQLiteData?
+}
+
+extension SQLiteRow: SQLiteResultRow {}
+extension SQLiteWrittenRow: SQLiteResultRow {}
+
 /// A store's connection: reads run on it, one at a time on a thread of its own; every other
 /// statement goes to the file's writer.
 final class SQLiteStoreConnection: Sendable {
@@ -186,7 +362,7 @@ final class SQLiteStoreConnection: Sendable {
         self.writer = writer
     }
 
-    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [any SQLiteResultRow] {
         if sql.hasPrefix("SELECT") { return try await connection.query(sql, binds) }
         return try await writer.write(sql, binds)
     }

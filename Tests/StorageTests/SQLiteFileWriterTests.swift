@@ -79,7 +79,7 @@ struct SQLiteFileWriterTests {
             // and its job's first statement does not stand either.
             let conflicting = Task { try await writer.write([("INSERT INTO names VALUES ('mine')", []), ("INSERT INTO names VALUES ('taken')", [])]) }
             let fine = Task { try await writer.write("INSERT INTO names VALUES ('fine') RETURNING name") }
-            await #expect(throws: SQLiteError.self) { _ = try await conflicting.value }
+            await #expect(throws: SQLiteWriteError.self) { _ = try await conflicting.value }
             #expect(try await fine.value.first?.column("name")?.string == "fine")
             let names = try await writer.write("DELETE FROM names RETURNING name").compactMap { $0.column("name")?.string }
             #expect(Set(names) == ["taken", "fine"])

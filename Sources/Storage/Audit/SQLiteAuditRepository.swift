@@ -110,16 +110,9 @@ public final class SQLiteAuditRepository: AuditRepository {
         do {
             // One transaction, whatever the number of statements.
             _ = try await writer.write(statements)
-        } catch let error as SQLiteError where Self.isKeyConflict(error.reason) {
+        } catch let error as SQLiteWriteError where error.isKeyConflict {
             // Explicit indices under a primary key: a second writer at the same index fails here.
             throw AuditStoreError.indexTaken
-        }
-    }
-
-    private static func isKeyConflict(_ reason: SQLiteError.Reason) -> Bool {
-        switch reason {
-        case .constraint, .constraintPrimaryKeyFailed, .constraintUniqueFailed, .constraintUniqueRowIDFailed: true
-        default: false
         }
     }
 

@@ -205,7 +205,7 @@ public final class SQLiteIdentityRepository: IdentityRepository {
                         Self.date(key.expiresAt), Self.date(key.revokedAt),
                     ])
             }
-        } catch let error as SQLiteError where error.reason == .constraintForeignKeyFailed {
+        } catch let error as SQLiteWriteError where error.code == SQLiteWriteError.foreignKeyFailed {
             throw IdentityStoreError.notFound("agent \(key.agentId)")
         }
     }
@@ -318,10 +318,10 @@ extension SQLiteIdentityRepository {
     func write<T>(_ columns: UniqueColumns, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as SQLiteError {
-            switch error.reason {
-            case .constraintPrimaryKeyFailed: throw IdentityStoreError.conflict(columns.primaryKey)
-            case .constraintUniqueFailed: throw IdentityStoreError.conflict(columns.unique ?? columns.primaryKey)
+        } catch let error as SQLiteWriteError {
+            switch error.code {
+            case SQLiteWriteError.primaryKeyFailed: throw IdentityStoreError.conflict(columns.primaryKey)
+            case SQLiteWriteError.uniqueFailed: throw IdentityStoreError.conflict(columns.unique ?? columns.primaryKey)
             default: throw error
             }
         }
@@ -342,7 +342,7 @@ extension SQLiteIdentityRepository {
         ]
     }
 
-    static func decodeUser(_ row: SQLiteRow) throws -> UserRecord {
+    static func decodeUser(_ row: any SQLiteResultRow) throws -> UserRecord {
         let c = IdentityRow(row: row, table: "users")
         return UserRecord(
             id: try c.text("id"), username: try c.text("username"), passwordHash: try c.text("password_hash"),
@@ -352,7 +352,7 @@ extension SQLiteIdentityRepository {
             createdAt: try c.date("created_at"), updatedAt: try c.date("updated_at"))
     }
 
-    static func decodeAgent(_ row: SQLiteRow) throws -> AgentRecord {
+    static func decodeAgent(_ row: any SQLiteResultRow) throws -> AgentRecord {
         let c = IdentityRow(row: row, table: "agents")
         return AgentRecord(
             id: try c.text("id"), name: try c.text("name"), owner: try c.text("owner"), status: try c.value("status"),
@@ -360,7 +360,7 @@ extension SQLiteIdentityRepository {
             updatedAt: try c.date("updated_at"))
     }
 
-    static func decodeAPIKey(_ row: SQLiteRow) throws -> APIKeyRecord {
+    static func decodeAPIKey(_ row: any SQLiteResultRow) throws -> APIKeyRecord {
         let c = IdentityRow(row: row, table: "api_keys")
         return APIKeyRecord(
             id: try c.text("id"), agentId: try c.text("agent_id"), prefix: try c.text("prefix"), hash: try c.text("hash"),
@@ -368,7 +368,7 @@ extension SQLiteIdentityRepository {
             revokedAt: try c.optionalDate("revoked_at"))
     }
 
-    static func decodeRefreshToken(_ row: SQLiteRow) throws -> RefreshTokenRecord {
+    static func decodeRefreshToken(_ row: any SQLiteResultRow) throws -> RefreshTokenRecord {
         let c = IdentityRow(row: row, table: "refresh_tokens")
         return RefreshTokenRecord(
             id: try c.text("id"), familyId: try c.text("family_id"), subjectId: try c.text("subject_id"),
@@ -400,7 +400,7 @@ public struct IdentityRowUnreadable: Error, CustomStringConvertible {
 
 /// Typed, throwing access to the columns of one row.
 struct IdentityRow {
-    let row: SQLiteRow
+    let row: any SQLiteResultRow
     let table: String
 
     func unreadable(_ column: String) -> IdentityRowUnreadable {

@@ -150,7 +150,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
         ]
     }
 
-    private static func decode(_ row: SQLiteRow) throws -> ReviewRequest {
+    private static func decode(_ row: any SQLiteResultRow) throws -> ReviewRequest {
         try ReviewDocument.decode(row.column("document")?.string ?? "")
     }
 }

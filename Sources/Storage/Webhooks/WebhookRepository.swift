@@ -280,7 +280,7 @@ public final class SQLiteWebhookRepository: WebhookRepository {
         try await connection.query("SELECT * FROM webhook_outbox ORDER BY created_at, rowid").compactMap(Self.item)
     }
 
-    private static func item(_ row: SQLiteRow) -> WebhookOutboxItem? {
+    private static func item(_ row: any SQLiteResultRow) -> WebhookOutboxItem? {
         guard let id = row.column("id")?.string, let hook = row.column("webhook_id")?.string, let review = row.column("review_id")?.string,
             let state = row.column("state")?.string, let body = row.column("body")?.string, let attempts = row.column("attempts")?.integer,
             let created = row.column("created_at")?.double
@@ -337,7 +337,7 @@ public final class SQLiteWebhookRepository: WebhookRepository {
         }
     }
 
-    private static func webhook(_ row: SQLiteRow) -> WebhookRecord? {
+    private static func webhook(_ row: any SQLiteResultRow) -> WebhookRecord? {
         guard let id = row.column("id")?.string, let url = row.column("url")?.string, let secret = row.column("secret")?.string,
             let by = row.column("created_by")?.string, let at = row.column("created_at")?.double
         else { return nil }
