@@ -8,8 +8,6 @@ import SQLiteNIO
 /// queue and the deadline enforcement search by.
 public final class SQLiteReviewRepository: ReviewRepository {
     let connection: SQLiteStoreConnection
-    /// New requests are group-committed: the fast lane opens thousands a second.
-    private let inserts: GroupCommitter<ReviewRequest, Void>
 
     static let migrations: [SQLiteDatabase.Migration] = [
         (
@@ -45,7 +43,6 @@ public final class SQLiteReviewRepository: ReviewRepository {
 
     private init(connection: SQLiteStoreConnection) {
         self.connection = connection
-        self.inserts = GroupCommitter(store: { requests in try await Self.insert(requests, on: connection) })
     }
 
     public static func open(path: String, logger: Logger = Logger(label: "acgs.reviews")) async throws -> SQLiteReviewRepository {
@@ -59,18 +56,12 @@ public final class SQLiteReviewRepository: ReviewRepository {
         try await connection.close()
     }
 
+    /// The fast lane opens thousands of requests a second: their inserts share the file writer's
+    /// transactions, one commit for all that arrive together.
     public func insert(_ request: ReviewRequest) async throws {
-        try await inserts.submit(request)
-    }
-
-    /// One multi-row INSERT, atomic on its own: all the batch or none. (The committer's batches of at
-    /// most 500 stay far below SQLite's limit on bound values.)
-    private static func insert(_ requests: [ReviewRequest], on connection: SQLiteStoreConnection) async throws {
-        var binds: [SQLiteData] = []
-        for request in requests { binds += try columns(request) }
         _ = try await connection.query(
-            "INSERT INTO reviews (id, state, level, deadline, assignee, requester, updated_at, version, document) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, 1, ?)", count: requests.count).joined(separator: ", "), binds)
+            "INSERT INTO reviews (id, state, level, deadline, assignee, requester, updated_at, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            try Self.columns(request))
     }
 
     public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
