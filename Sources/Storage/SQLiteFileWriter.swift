@@ -38,6 +38,7 @@ public final class SQLiteFileWriter: Sendable {
     nonisolated(unsafe) private var queue = Queue()
     private let committed = Atomic<Int>(0)
     private let stopped: Mutex<CheckedContinuation<Void, Never>?> = Mutex(nil)
+    private let thread: Mutex<NIOThreadPool?> = Mutex(nil)
 
     /// Transactions committed, for tests: fewer than the jobs when they were grouped.
     var transactions: Int { committed.load(ordering: .relaxed) }
@@ -78,25 +79,31 @@ public final class SQLiteFileWriter: Sendable {
 
     // MARK: the writer's thread
 
-    /// Opens the connection on a new thread, which then runs the jobs until the writer is closed.
-    private func start(logger: Logger) async throws {
-        try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
-            let thread = Thread { [self] in
-                let connection: SQLiteWriterConnection
-                do {
-                    connection = try SQLiteWriterConnection(path: path)
-                } catch {
-                    opened.resume(throwing: error)
-                    return
+    /// Opens the connection on a thread of its own (a pool of one: named like SQLiteNIO's threads),
+    /// which then runs the jobs until the writer is closed.
+    private func start() async throws {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        do {
+            try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
+                thread.submit { [self] _ in
+                    let connection: SQLiteWriterConnection
+                    do {
+                        connection = try SQLiteWriterConnection(path: path)
+                    } catch {
+                        return opened.resume(throwing: error)
+                    }
+                    opened.resume()
+                    run(on: connection)
+                    connection.close()
+                    stopped.withLock { $0?.resume() }
                 }
-                opened.resume()
-                run(on: connection)
-                connection.close()
-                stopped.withLock { $0?.resume() }
             }
-            thread.name = "acgs-sqlite-writer"
-            thread.start()
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw error
         }
+        self.thread.withLock { $0 = thread }
     }
 
     private func run(on connection: SQLiteWriterConnection) {
@@ -163,6 +170,7 @@ public final class SQLiteFileWriter: Sendable {
             condition.signal()
             condition.unlock()
         }
+        if let thread = thread.withLock({ $0 }) { try? await thread.shutdownGracefully() }
     }
 
     /// The open writers, one per file, with how many stores use each.
@@ -180,7 +188,7 @@ public final class SQLiteFileWriter: Sendable {
                 // Stored before it is awaited: a second store opening meanwhile shares it.
                 opening = Task {
                     let writer = SQLiteFileWriter(path: path)
-                    try await writer.start(logger: logger)
+                    try await writer.start()
                     return writer
                 }
                 writers[path] = (opening, 1)
