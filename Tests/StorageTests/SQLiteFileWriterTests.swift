@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SQLiteNIO
 import Testing
 
@@ -45,6 +46,34 @@ struct SQLiteFileWriterTests {
             let journal = try await writer.write("PRAGMA journal_mode").first?.column("journal_mode")?.string
             #expect(pageSize == 1024)
             #expect(journal == "wal")
+        }
+    }
+
+    /// Rows a write returns (`RETURNING`) keep each column's type, blobs and text byte for byte.
+    @Test func returnedRowsKeepTheirTypes() async throws {
+        try await Self.withWriter { writer, _ in
+            _ = try await writer.write("CREATE TABLE things (i INTEGER, f REAL, t TEXT, b BLOB, n TEXT)")
+            let text = "é\u{0}ü 🙂"
+            let blob: [UInt8] = [0, 1, 255, 0, 7]
+            let rows = try await writer.write(
+                "INSERT INTO things VALUES (?, ?, ?, ?, ?) RETURNING i, f, t, b, n",
+                [.integer(-42), .float(2.5), .text(text), .blob(ByteBuffer(bytes: blob)), .null])
+            let row = try #require(rows.first)
+            #expect(rows.count == 1)
+            #expect(row.column("i")?.integer == -42)
+            #expect(row.column("f")?.double == 2.5)
+            #expect(row.column("t")?.string == text)
+            #expect(row.column("b")?.blob.map { Array($0.readableBytesView) } == blob)
+            #expect(row.column("n") == .null)
+            #expect(row.column("missing") == nil)
+            // The statement is prepared once and kept: a second run binds afresh, nothing of the first stays.
+            let again = try await writer.write(
+                "INSERT INTO things VALUES (?, ?, ?, ?, ?) RETURNING i, f, t, b, n", [.integer(7), .null, .text("x"), .null, .text("y")])
+            #expect(again.first?.column("i")?.integer == 7)
+            #expect(again.first?.column("f") == .null)
+            #expect(again.first?.column("t")?.string == "x")
+            #expect(again.first?.column("b") == .null)
+            #expect(again.first?.column("n")?.string == "y")
         }
     }
 
