@@ -51,7 +51,7 @@ enum SQLiteDatabase {
         do {
             let connection = try await open(path: path, logger: logger, threadPool: thread, setup: setup)
             do {
-                return SQLiteStoreConnection(connection: connection, thread: thread, writer: try await SQLiteFileWriter.acquire(path: path, logger: logger))
+                return SQLiteStoreConnection(connection: connection, thread: thread, writer: try await SQLiteFileWriter.acquire(path: path))
             } catch {
                 try? await connection.close()
                 throw error

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import NIOCore
 import NIOPosix
 import SQLiteNIO
@@ -48,8 +47,8 @@ public final class SQLiteFileWriter: Sendable {
     }
 
     /// The writer of the file at `path`, opened by its first user and closed after its last `release()`.
-    public static func acquire(path: String, logger: Logger) async throws -> SQLiteFileWriter {
-        try await registry.acquire(path: URL(fileURLWithPath: path).standardizedFileURL.path, logger: logger)
+    public static func acquire(path: String) async throws -> SQLiteFileWriter {
+        try await registry.acquire(path: URL(fileURLWithPath: path).standardizedFileURL.path)
     }
 
     public func release() async {
@@ -111,7 +110,7 @@ public final class SQLiteFileWriter: Sendable {
             condition.lock()
             while queue.jobs.isEmpty && !queue.closing { condition.wait() }
             let batch = queue.jobs
-            queue.jobs.removeAll(keepingCapacity: true)
+            queue.jobs = []
             let closing = queue.closing
             condition.unlock()
             if batch.isEmpty && closing { return }
@@ -179,7 +178,7 @@ public final class SQLiteFileWriter: Sendable {
     private actor Registry {
         private var writers: [String: (opening: Task<SQLiteFileWriter, any Error>, users: Int)] = [:]
 
-        func acquire(path: String, logger: Logger) async throws -> SQLiteFileWriter {
+        func acquire(path: String) async throws -> SQLiteFileWriter {
             let opening: Task<SQLiteFileWriter, any Error>
             if let entry = writers[path] {
                 opening = entry.opening

@@ -11,7 +11,7 @@ struct SQLiteFileWriterTests {
     static func withWriter(_ body: (SQLiteFileWriter, String) async throws -> Void) async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test"))
+        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite")
         _ = try await writer.write("CREATE TABLE names (name TEXT PRIMARY KEY)")
         do {
             try await body(writer, dir + "/acgs.sqlite")
@@ -28,7 +28,7 @@ struct SQLiteFileWriterTests {
         let reviews = try await SQLiteReviewRepository.open(path: dir + "/acgs.sqlite")
         let webhooks = try await SQLiteWebhookRepository.open(path: dir + "/./acgs.sqlite")
         #expect(reviews.connection.writer === webhooks.connection.writer)
-        let other = try await SQLiteFileWriter.acquire(path: dir + "/other.sqlite", logger: .init(label: "test"))
+        let other = try await SQLiteFileWriter.acquire(path: dir + "/other.sqlite")
         #expect(other !== reviews.connection.writer)
         await other.release()
         try await reviews.close()
@@ -81,10 +81,10 @@ struct SQLiteFileWriterTests {
         let dir = try temporaryDirectory() + "/not-yet"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Two stores at once on a file whose directory does not exist: both fail.
-        let attempts = (0..<2).map { _ in Task { try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test")) } }
+        let attempts = (0..<2).map { _ in Task { try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite") } }
         for attempt in attempts { await #expect(throws: (any Error).self) { _ = try await attempt.value } }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite", logger: .init(label: "test"))
+        let writer = try await SQLiteFileWriter.acquire(path: dir + "/acgs.sqlite")
         #expect(try await writer.write("SELECT 1 AS one").first?.column("one")?.integer == 1)
         await writer.release()
     }

@@ -73,7 +73,7 @@ public final class SQLiteAuditRepository: AuditRepository {
             try await SQLiteDatabase.migrate(connection, table: "audit_schema_migrations", migrations)
         }
         do {
-            return SQLiteAuditRepository(writer: try await SQLiteFileWriter.acquire(path: path, logger: logger), reader: reader, path: path)
+            return SQLiteAuditRepository(writer: try await SQLiteFileWriter.acquire(path: path), reader: reader, path: path)
         } catch {
             try? await reader.close()
             throw error
