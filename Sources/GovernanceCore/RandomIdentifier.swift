@@ -1,8 +1,9 @@
 import Foundation
 
-/// Random identifiers for records (`rev_…`, `dlv_…`): lower-case hex from the system's secure
+/// Identifiers for records (`rev_…`, `dlv_…`, `rep_…`): lower-case hex from the system's secure
 /// generator (`getrandom`), which costs no file open per identifier as `UUID()` does on Linux.
 public enum RandomIdentifier {
+    /// An identifier of `hexDigits` random hex digits after the prefix.
     public static func make(prefix: String, hexDigits: Int) -> String {
         var digits = ""
         digits.reserveCapacity(hexDigits + 16)
