@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Server CPU time per request of one endpoint under `acgs perf`'s closed loop: a fresh embedded
-# server on free ports, REQUESTS measured requests, the server's user and system time (from /proc)
-# less that of a 100-request run first (the agent's creation and the admin's bcrypt sign-in).
+# Server CPU time and disk bytes written per request of one endpoint under `acgs perf`'s closed
+# loop: a fresh embedded server on free ports, REQUESTS measured requests, the server's user and
+# system time (from /proc) less that of a 100-request run first (the agent's creation and the
+# admin's bcrypt sign-in), and the bytes it had the disk write meanwhile.
 # Steadier than wall-clock figures on these shared cores: alternate two builds to compare them.
 #   scripts/cpu-per-request.sh [SERVICE] [REQUESTS] [BINARY]
 #   SERVICE: constitutional-ai (default), auth or agent-hitl; BINARY: default .build/release/acgs
@@ -26,7 +27,10 @@ load() {
     ACGS_ADMIN_PASSWORD=$password "$acgs" perf --constitutional-ai "http://127.0.0.1:$ai" --auth "http://127.0.0.1:$auth" \
         --hitl "http://127.0.0.1:$hitl" --services "$service" --warmup 0 --requests "$1" 2>/dev/null || true
 }
-a=$(cpu); load 100 >/dev/null; b=$(cpu)
+# Bytes the server made the disk write (its WAL and checkpoints): independent of the machine's speed.
+written() { awk '/^write_bytes/ {print $2}' "/proc/$pid/io"; }
+a=$(cpu); load 100 >/dev/null; b=$(cpu); w=$(written)
 load "$requests" | grep -E "^(service|$service) "
-c=$(cpu)
+c=$(cpu); x=$(written)
 echo "$service: $(( ((c - b) - (b - a)) * 1000000 / $(getconf CLK_TCK) / requests )) µs of server CPU per request"
+echo "$service: $(( (x - w) / requests )) bytes written to disk per request"
