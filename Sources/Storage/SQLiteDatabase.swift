@@ -8,6 +8,23 @@ import SQLiteNIO
 enum SQLiteDatabase {
     typealias Migration = (version: Int, sql: [String])
 
+    /// How every connection to a database file is set up, in this order (`SQLiteFileWriter`'s too).
+    static let pragmas = [
+        // Before anything is written (it only applies to a new file): every commit writes each page
+        // it changed whole, twice (the log, then the checkpoint), and a decision's commit changes a
+        // few rows of a table and of each of its indexes. 1 KiB pages instead of SQLite's 4 KiB cut
+        // the bytes written per governed request by a third (docs/PERFORMANCE.md).
+        "PRAGMA page_size=1024",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA busy_timeout=5000",
+        // Checkpoints copy the log into the database and fsync it: run by a writer's commit, they
+        // stall every request behind it (the review store's commits did, at SQLite's default of
+        // 1,000 pages). `SQLiteCheckpointer` runs them beside the writers; this larger automatic
+        // threshold is only a backstop, for a process without one.
+        "PRAGMA wal_autocheckpoint=10000",
+    ]
+
     /// Opens a connection in WAL mode with full synchronisation (a committed write survives a crash
     /// of the process or the machine), runs `setup` on it, and closes it again if `setup` fails.
     /// `threadPool` runs the connection's SQLite calls; by default the shared singleton pool.
@@ -17,19 +34,7 @@ enum SQLiteDatabase {
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         do {
-            // Before anything is written (it only applies to a new file): every commit writes each page
-            // it changed whole, twice (the log, then the checkpoint), and a decision's commit changes a
-            // few rows of a table and of each of its indexes. 1 KiB pages instead of SQLite's 4 KiB cut
-            // the bytes written per governed request by a third (docs/PERFORMANCE.md).
-            _ = try await connection.query("PRAGMA page_size=1024")
-            _ = try await connection.query("PRAGMA journal_mode=WAL")
-            _ = try await connection.query("PRAGMA synchronous=FULL")
-            _ = try await connection.query("PRAGMA busy_timeout=5000")
-            // Checkpoints copy the log into the database and fsync it: run by a writer's commit, they
-            // stall every request behind it (the review store's commits did, at SQLite's default of
-            // 1,000 pages). `SQLiteCheckpointer` runs them beside the writers; this larger automatic
-            // threshold is only a backstop, for a process without one.
-            _ = try await connection.query("PRAGMA wal_autocheckpoint=10000")
+            for pragma in pragmas { _ = try await connection.query(pragma) }
             try await setup(connection)
         } catch {
             try? await connection.close()

@@ -257,11 +257,9 @@ private final class SQLiteWriterConnection {
             throw error
         }
         do {
-            // As every connection to the file (SQLiteDatabase.open): small pages before anything is
-            // written, WAL, a flush per commit, and waits for the other connections' locks.
-            for pragma in ["page_size=1024", "journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000", "wal_autocheckpoint=10000", "foreign_keys=ON"] {
-                try execute("PRAGMA " + pragma)
-            }
+            // Set up as every connection to the file; foreign keys (per connection, off by default)
+            // for the cascade from agents to their keys.
+            for pragma in SQLiteDatabase.pragmas + ["PRAGMA foreign_keys=ON"] { try execute(pragma) }
         } catch {
             close()
             throw error

@@ -34,7 +34,7 @@ struct ReviewRequestTests {
         if let level {
             #expect(r.state == .pending)
             #expect(r.level == level)
-            #expect(r.deadline == Self.t0.addingTimeInterval(ReviewRequest.seconds(Self.policy.policy(for: level).deadline)))
+            #expect(r.deadline == Self.t0.addingTimeInterval(Self.policy.policy(for: level).deadline.seconds))
         } else {
             #expect(r.state == .approved)
             #expect(r.fastLane)

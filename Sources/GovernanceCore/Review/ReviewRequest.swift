@@ -152,7 +152,7 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
         if let level = policy.route(risk: risk.score, urgency: urgency) {
             self.state = .pending
             self.level = level
-            self.deadline = now.addingTimeInterval(Self.seconds(policy.policy(for: level).deadline))
+            self.deadline = now.addingTimeInterval(policy.policy(for: level).deadline.seconds)
         } else {
             self.state = .approved
             self.level = .technicalReview
@@ -238,7 +238,7 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
             state = .escalated
             waitingState = .escalated
             level = next
-            deadline = now.addingTimeInterval(Self.seconds(policy.policy(for: next).deadline))
+            deadline = now.addingTimeInterval(policy.policy(for: next).deadline.seconds)
         } else {
             state = .expired
         }
@@ -264,9 +264,5 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
         guard state.canMove(to: next) else { throw .illegalTransition(from: state, to: next) }
         state = next
         updatedAt = now
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        duration.seconds
     }
 }

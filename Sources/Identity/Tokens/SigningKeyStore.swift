@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GovernanceCore
 import JWTKit
 import Logging
 
@@ -163,7 +164,7 @@ public actor SigningKeyStore {
 
     private func isLive(_ key: SigningKey, at now: Date) -> Bool {
         guard let retiredAt = key.retiredAt else { return true }
-        return now < retiredAt.addingTimeInterval(TokenClock.seconds(retiredKeyLifetime))
+        return now < retiredAt.addingTimeInterval(retiredKeyLifetime.seconds)
     }
 
     static let filePrefix = "ed25519-"
@@ -206,7 +207,7 @@ public actor SigningKeyStore {
     private static func prune(_ ring: inout SigningKeyRing, directory: String, lifetime: Duration, now: Date, logger: Logger) throws {
         var kept: [SigningKey] = []
         for key in ring.retired {
-            guard let retiredAt = key.retiredAt, now >= retiredAt.addingTimeInterval(TokenClock.seconds(lifetime)) else {
+            guard let retiredAt = key.retiredAt, now >= retiredAt.addingTimeInterval(lifetime.seconds) else {
                 kept.append(key)
                 continue
             }
@@ -313,11 +314,4 @@ private struct PublicJWK: Encodable {
 
 private struct PublicJWKSet: Encodable {
     let keys: [PublicJWK]
-}
-
-enum TokenClock {
-    /// A `Duration` as seconds, with the fraction.
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GovernanceCore
 import JWTKit
 
 /// Issues and verifies ACGS-2 access tokens: compact JWS, EdDSA (Ed25519), with the signing key's `kid` in the header.
@@ -29,7 +30,7 @@ public final class TokenService: Sendable {
         let issuedAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let claims = AccessClaims(
             issuer: issuer, subject: subject, audience: audience, issuedAt: issuedAt,
-            expiresAt: issuedAt.addingTimeInterval(TokenClock.seconds(lifetime).rounded(.down)), tokenId: Self.newTokenId(),
+            expiresAt: issuedAt.addingTimeInterval(lifetime.seconds.rounded(.down)), tokenId: Self.newTokenId(),
             roles: roles, constitutionalHash: constitutionalHash, kind: kind, name: name)
         let signer = await keys.signer()
         let token = try await signer.keys.sign(claims, kid: JWKIdentifier(string: signer.kid))
