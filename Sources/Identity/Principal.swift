@@ -6,10 +6,10 @@ import Storage
 public struct Principal: Sendable, Hashable, Codable {
     public enum Method: String, Sendable, Hashable, Codable { case accessToken = "access_token", apiKey = "api_key" }
 
-    public var id: String
-    public var kind: SubjectKind
-    public var name: String
-    public var roles: Set<Role>
+    public let id: String
+    public let kind: SubjectKind
+    public let name: String
+    public let roles: Set<Role>
     public var method: Method
     /// The JWT id, for access tokens.
     public var tokenId: String?
@@ -17,6 +17,11 @@ public struct Principal: Sendable, Hashable, Codable {
     public var apiKeyId: String?
     public var issuedAt: Date?
     public var expiresAt: Date?
+    /// The acting identity as rules see it (`agent.id`, `agent.name`, `agent.roles`, `agent.kind`),
+    /// and its canonical JSON: built once per authenticated credential (the principal is cached),
+    /// not once per governed request.
+    public let asRuleInput: JSONValue
+    public let canonicalRuleInput: String
 
     public init(
         id: String, kind: SubjectKind, name: String, roles: Set<Role>, method: Method, tokenId: String? = nil, apiKeyId: String? = nil,
@@ -31,16 +36,28 @@ public struct Principal: Sendable, Hashable, Codable {
         self.apiKeyId = apiKeyId
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+        asRuleInput = .object([
+            "id": .string(id), "name": .string(name), "kind": .string(kind.rawValue),
+            "roles": .array(roles.map(\.rawValue).sorted().map(JSONValue.string)),
+        ])
+        canonicalRuleInput = CanonicalJSON.encode(asRuleInput)
     }
 
     public func has(anyOf wanted: Set<Role>) -> Bool { !roles.isDisjoint(with: wanted) }
 
-    /// The acting identity as rules see it (`agent.id`, `agent.name`, `agent.roles`, `agent.kind`).
-    public var asRuleInput: JSONValue {
-        .object([
-            "id": .string(id), "name": .string(name), "kind": .string(kind.rawValue),
-            "roles": .array(roles.map(\.rawValue).sorted().map(JSONValue.string)),
-        ])
+    // Encoded without the derived rule input, which decoding builds again.
+    private enum CodingKeys: String, CodingKey {
+        case id, kind, name, roles, method, tokenId, apiKeyId, issuedAt, expiresAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(String.self, forKey: .id), kind: try c.decode(SubjectKind.self, forKey: .kind),
+            name: try c.decode(String.self, forKey: .name), roles: try c.decode(Set<Role>.self, forKey: .roles),
+            method: try c.decode(Method.self, forKey: .method), tokenId: try c.decodeIfPresent(String.self, forKey: .tokenId),
+            apiKeyId: try c.decodeIfPresent(String.self, forKey: .apiKeyId), issuedAt: try c.decodeIfPresent(Date.self, forKey: .issuedAt),
+            expiresAt: try c.decodeIfPresent(Date.self, forKey: .expiresAt))
     }
 }
 

@@ -1,12 +1,20 @@
+import Synchronization
+
 /// Collects items submitted concurrently and writes them in batches: one transaction, one flush to
 /// disk for many requests. A submitter resumes only once its item is durable (or the write failed),
 /// so a caller can acknowledge a decision only after it is stored. The writer answers one output per
 /// item, in order (an audit index, for example).
-public actor GroupCommitter<Item: Sendable, Output: Sendable> {
+public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     public typealias Writer = @Sendable ([Item]) async throws -> [Output]
 
-    private var pending: [(item: Item, continuation: CheckedContinuation<Output, any Error>)] = []
-    private var flushing = false
+    private struct State {
+        var pending: [(item: Item, continuation: CheckedContinuation<Output, any Error>)] = []
+        var flushing = false
+    }
+
+    // A lock rather than an actor: a submitter queues its item where it runs, with no hop to
+    // another executor and back on every request.
+    private let state = Mutex(State())
     private let maxBatch: Int
     private let write: Writer
 
@@ -17,20 +25,20 @@ public actor GroupCommitter<Item: Sendable, Output: Sendable> {
 
     public func submit(_ item: Item) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((item, continuation))
-            if !flushing {
-                flushing = true
-                // Above the request tasks it serves: behind them in the queue it would delay them all.
-                Task(priority: .high) { await self.drain() }
+            let startDrain = state.withLock { state in
+                state.pending.append((item, continuation))
+                guard !state.flushing else { return false }
+                state.flushing = true
+                return true
             }
+            // Above the request tasks it serves: behind them in the queue it would delay them all.
+            if startDrain { Task(priority: .high) { await self.drain() } }
         }
     }
 
     /// Writes batches until nothing is pending. Items that arrive during a write form the next batch.
     private func drain() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(maxBatch))
-            pending.removeFirst(batch.count)
+        while let batch = nextBatch() {
             do {
                 let outputs = try await write(batch.map(\.item))
                 precondition(outputs.count == batch.count, "a group commit writer must answer one output per item")
@@ -39,13 +47,25 @@ public actor GroupCommitter<Item: Sendable, Output: Sendable> {
                 for entry in batch { entry.continuation.resume(throwing: error) }
             }
         }
-        flushing = false
+    }
+
+    /// The next batch, or nil (and no longer flushing) when nothing is pending.
+    private func nextBatch() -> [(item: Item, continuation: CheckedContinuation<Output, any Error>)]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else {
+                state.flushing = false
+                return nil
+            }
+            let batch = Array(state.pending.prefix(maxBatch))
+            state.pending.removeFirst(batch.count)
+            return batch
+        }
     }
 }
 
 extension GroupCommitter where Output == Void {
     /// A committer whose writer has nothing to answer but success.
-    public init(maxBatch: Int = 500, store: @escaping @Sendable ([Item]) async throws -> Void) {
+    public convenience init(maxBatch: Int = 500, store: @escaping @Sendable ([Item]) async throws -> Void) {
         self.init(maxBatch: maxBatch) { (items: [Item]) async throws -> [Void] in
             try await store(items)
             return Array(repeating: (), count: items.count)

@@ -246,6 +246,11 @@ private final class SQLiteWriterConnection {
     /// Multi-row inserts differ by their number of rows: past this many, the cache starts again.
     private static let maxPrepared = 64
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = {
+        let byte = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        byte.initialize(to: 0)
+        return UnsafePointer(byte)
+    }()
 
     init(path: String) throws {
         sqlite_nio_sqlite3_initialize()
@@ -280,7 +285,14 @@ private final class SQLiteWriterConnection {
             switch value {
             case .integer(let v): bound = sqlite_nio_sqlite3_bind_int64(statement, position, Int64(v))
             case .float(let v): bound = sqlite_nio_sqlite3_bind_double(statement, position, v)
-            case .text(let v): bound = sqlite_nio_sqlite3_bind_text64(statement, position, v, UInt64(v.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+            case .text(var v):
+                // Bound from the string's own bytes: passing the String itself copied it into a C string.
+                bound = v.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) { text in
+                        // A null pointer would bind NULL, not the empty text.
+                        sqlite_nio_sqlite3_bind_text64(statement, position, text.baseAddress ?? Self.emptyText, UInt64(text.count), Self.transient, UInt8(SQLITE_UTF8))
+                    }
+                }
             case .blob(let v):
                 bound = v.withUnsafeReadableBytes { sqlite_nio_sqlite3_bind_blob64(statement, position, $0.baseAddress, UInt64($0.count), Self.transient) }
             case .null: bound = sqlite_nio_sqlite3_bind_null(statement, position)

@@ -121,7 +121,7 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 guard let entry = try await store.entry(at: index) else { throw InputError("entry \(index) is missing from the store") }
                 let proof = try await store.proofs.inclusion(index: index, treeSize: head.treeSize)
-                let leafHash = MerkleHash.leaf(Array(entry.text.utf8))
+                let leafHash = MerkleHash.leaf(utf8: entry.text)
                 guard leafHash == proof.leafHash,
                     MerkleTree.verifyInclusion(leafHash: leafHash, index: index, treeSize: head.treeSize, proof: proof.path, root: head.rootHash)
                 else { throw InputError("the stored entry \(index) does not prove against the signed head; run `acgs audit verify`") }

@@ -50,6 +50,7 @@ public struct AuditEvent: Sendable, Equatable {
         self.inputDigest = inputDigest
         // Keys in canonical order: actor, constitutional_hash, index, input_digest, payload, subjects, timestamp, type.
         var prefix = #"{"actor":"#
+        prefix.reserveCapacity(actor.utf8.count + constitutionalHash.utf8.count + 48)
         CanonicalJSON.writeString(actor, into: &prefix)
         prefix += #","constitutional_hash":"#
         CanonicalJSON.writeString(constitutionalHash, into: &prefix)
@@ -60,7 +61,9 @@ public struct AuditEvent: Sendable, Equatable {
             middle += #","input_digest":"#
             CanonicalJSON.writeString(inputDigest, into: &middle)
         }
-        middle += #","payload":"# + canonicalPayload + #","subjects":["#
+        middle += #","payload":"#
+        middle += canonicalPayload
+        middle += #","subjects":["#
         for (i, subject) in subjects.enumerated() {
             if i > 0 { middle += "," }
             CanonicalJSON.writeString(subject, into: &middle)
@@ -101,12 +104,14 @@ public struct AuditEntry: Sendable, Equatable {
         out.reserveCapacity(out.utf8.count + event.encodedMiddle.utf8.count + 64)
         out += String(index)
         out += event.encodedMiddle
-        out += "\"" + timestamp + "\""
+        out += "\""
+        out += timestamp
+        out += "\""
         out += event.encodedSuffix
         return out
     }
 
-    public var leafHash: [UInt8] { MerkleHash.leaf(Array(text.utf8)) }
+    public var leafHash: [UInt8] { MerkleHash.leaf(utf8: text) }
 
     public var json: JSONValue {
         var fields: [String: JSONValue] = [
@@ -189,6 +194,28 @@ public enum AuditClock {
             days -= 1
         }
         let (y, m, d) = civil(fromDays: days)
+        // Every entry and review step formats a time: written in place, without intermediate strings.
+        if (0...9999).contains(y) {
+            return String(unsafeUninitializedCapacity: 24) { text in
+                func put(_ n: Int, digits: Int, at offset: Int) {
+                    var n = n
+                    for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                        text[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                        n /= 10
+                    }
+                }
+                put(y, digits: 4, at: 0)
+                put(m, digits: 2, at: 5)
+                put(d, digits: 2, at: 8)
+                put(secondOfDay / 3600, digits: 2, at: 11)
+                put(secondOfDay / 60 % 60, digits: 2, at: 14)
+                put(secondOfDay % 60, digits: 2, at: 17)
+                put(millis, digits: 3, at: 20)
+                (text[4], text[7], text[10]) = (UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"))
+                (text[13], text[16], text[19], text[23]) = (UInt8(ascii: ":"), UInt8(ascii: ":"), UInt8(ascii: "."), UInt8(ascii: "Z"))
+                return 24
+            }
+        }
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let three = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
         let year = String(y).leftPadded(4)

@@ -15,18 +15,37 @@ public enum MerkleHash {
     /// The leaf hash `SHA-256(0x00 || data)`.
     public static func leaf(_ data: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
+        prefix(&hasher, 0x00)
         hasher.update(data: data)
-        return Array(hasher.finalize())
+        return bytes(of: hasher.finalize())
+    }
+
+    /// The leaf hash of the UTF-8 of `text` (an entry's canonical JSON), read in place.
+    public static func leaf(utf8 text: String) -> [UInt8] {
+        var hasher = SHA256()
+        prefix(&hasher, 0x00)
+        var text = text
+        text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return bytes(of: hasher.finalize())
     }
 
     /// The interior node hash `SHA-256(0x01 || left || right)`.
     public static func node(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
-        hasher.update(data: [0x01])
+        prefix(&hasher, 0x01)
         hasher.update(data: left)
         hasher.update(data: right)
-        return Array(hasher.finalize())
+        return bytes(of: hasher.finalize())
+    }
+
+    // Every audit entry hashes a leaf and about two nodes: neither the prefix nor the result goes
+    // through an intermediate array.
+    private static func prefix(_ hasher: inout SHA256, _ byte: UInt8) {
+        withUnsafeBytes(of: byte) { hasher.update(bufferPointer: $0) }
+    }
+
+    private static func bytes(of digest: SHA256Digest) -> [UInt8] {
+        digest.withUnsafeBytes { [UInt8]($0) }
     }
 
     /// Lower-case hexadecimal text of `bytes`.

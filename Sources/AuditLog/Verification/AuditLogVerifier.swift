@@ -137,7 +137,7 @@ public struct AuditLogVerifier {
         }
         nextPosition = max(nextPosition, position + 1)
 
-        let leafHash = MerkleHash.leaf(Array(text.utf8))
+        let leafHash = MerkleHash.leaf(utf8: text)
         do {
             let entry = try AuditEntry(text: text)
             if entry.index != position {

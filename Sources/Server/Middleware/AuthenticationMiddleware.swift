@@ -15,7 +15,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     static let open: Set<String> = ["/api/v1/auth/token", "/api/v1/auth/validate", "/api/v1/auth/revoke"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/api/"), !Self.open.contains(request.uri.path) else {
+        let path = request.uri.path
+        guard path.hasPrefix("/api/"), !Self.open.contains(path) else {
             return try await next(request, context)
         }
         guard let credential = Self.bearer(request) else {
@@ -36,16 +37,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
         // "Bearer" (any case), at least one space, then the credential up to trailing spaces.
-        let bytes = Array(header.utf8)
-        let scheme = Array("bearer".utf8)
-        guard bytes.count > scheme.count + 1, bytes[scheme.count] == 0x20 else { return nil }
-        for i in 0..<scheme.count where bytes[i] | 0x20 != scheme[i] { return nil }
-        var start = scheme.count
-        var end = bytes.count
-        while start < end && bytes[start] == 0x20 { start += 1 }
-        while end > start && bytes[end - 1] == 0x20 { end -= 1 }
+        let bytes = header.utf8
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count + 1 else { return nil }
+        var start = bytes.startIndex
+        for expected in scheme {
+            guard bytes[start] | 0x20 == expected else { return nil }
+            start = bytes.index(after: start)
+        }
+        guard bytes[start] == 0x20 else { return nil }
+        var end = bytes.endIndex
+        while start < end && bytes[start] == 0x20 { start = bytes.index(after: start) }
+        while end > start && bytes[bytes.index(before: end)] == 0x20 { end = bytes.index(before: end) }
         guard start < end else { return nil }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
+        return String(header[start..<end])
     }
 
     static func unauthorized(_ message: String, error: String?) -> APIError {

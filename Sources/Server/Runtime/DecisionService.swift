@@ -3,6 +3,7 @@ import Cache
 import Crypto
 import Foundation
 import GovernanceCore
+import Identity
 import NIOCore
 import Storage
 
@@ -48,15 +49,21 @@ struct DecisionService: Sendable {
     /// valid the first time). Otherwise `parse` checks the body and builds the input. Returns only after the decision
     /// record is durable; if it cannot be stored the request fails closed with 503 and no decision.
     func decide(
-        body: ByteBuffer, agent: JSONValue, parse: (JSONValue, CompiledConstitution) throws -> (JudgedInput, Set<String>?)
+        body: ByteBuffer, principal: Principal?, parse: (JSONValue, CompiledConstitution) throws -> (JudgedInput, Set<String>?)
     ) async throws -> Decision {
         let constitution = runtime.constitution
         let start = ContinuousClock.now
         var hasher = SHA256()
-        hasher.update(data: Array(agentCanonical(agent).utf8))
-        hasher.update(data: [0])
+        var agentCanonical = principal?.canonicalRuleInput ?? "null"
+        agentCanonical.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
         body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-        let key = "raw:\(constitution.hash):" + Digest.hex(hasher.finalize())
+        var key = "raw:"
+        key.reserveCapacity(4 + constitution.hash.utf8.count + 1 + 64)
+        key += constitution.hash
+        key += ":"
+        key += Digest.hex(hasher.finalize())
+        let agent = principal?.asRuleInput ?? .null
         let entry: CachedEvaluation
         var tier: CacheTier?
         if let cached = runtime.cache.get(key) {
@@ -111,11 +118,6 @@ struct DecisionService: Sendable {
             judged.append((entry, tier, start))
         }
         return try await record(judged, agent: inputs.first?.0.agent ?? .null, constitution: constitution)
-    }
-
-    /// The acting identity as it enters the cache key; principals carry theirs pre-encoded.
-    func agentCanonical(_ agent: JSONValue) -> String {
-        agent.isNull ? "null" : CanonicalJSON.encode(agent)
     }
 
     /// The cache key of an input: the constitutional hash and a digest of the canonical input
@@ -215,10 +217,15 @@ struct DecisionService: Sendable {
     /// unmasked input. The payload is assembled from the cached canonical fragments, in key order.
     static func auditEvent(id: String, entry: CachedEvaluation, agentId: String?, constitution: CompiledConstitution) -> AuditEvent {
         var payload = #"{"constitution_version":"#
+        payload.reserveCapacity(entry.evaluationJSON.utf8.count + entry.maskedInput.utf8.count + constitution.version.utf8.count + 120)
         CanonicalJSON.writeString(constitution.version, into: &payload)
         payload += #","decision_id":"#
         CanonicalJSON.writeString(id, into: &payload)
-        payload += #","evaluation":{"# + entry.evaluationJSON + #"},"input":"# + entry.maskedInput + "}"
+        payload += #","evaluation":{"#
+        payload += entry.evaluationJSON
+        payload += #"},"input":"#
+        payload += entry.maskedInput
+        payload += "}"
         return AuditEvent(
             type: .decision, actor: agentId ?? "anonymous", constitutionalHash: constitution.hash,
             subjects: agentId.map { [id, $0] } ?? [id], canonicalPayload: payload, inputDigest: entry.inputDigest,
@@ -284,13 +291,23 @@ public enum DecisionJSON {
     /// The same response as text, reusing the cached encoding of the evaluation's fields; the few
     /// per-request fields are written directly (ids, hashes and versions are quoted as JSON strings).
     static func encodedResponse(_ d: Decision) -> String {
-        var out = "{" + d.evaluationJSON + #","audit_index":\#(d.auditIndex),"constitutional_hash":"#
+        // Written into one string of the right capacity: concatenating pieces cost a copy each.
+        var out = "{"
+        out.reserveCapacity(d.evaluationJSON.utf8.count + d.constitutionVersion.utf8.count + 320)
+        out += d.evaluationJSON
+        out += #","audit_index":"#
+        out += String(d.auditIndex)
+        out += #","constitutional_hash":"#
         CanonicalJSON.writeString(d.constitutionHash, into: &out)
         out += #","decision_id":"#
         CanonicalJSON.writeString(d.id, into: &out)
-        out += #","metadata":{"cache_hit":"# + (d.cacheHit ? "true" : "false") + #","constitution_version":"#
+        out += #","metadata":{"cache_hit":"#
+        out += d.cacheHit ? "true" : "false"
+        out += #","constitution_version":"#
         CanonicalJSON.writeString(d.constitutionVersion, into: &out)
-        out += #","validation_time_us":\#(d.validationMicroseconds)}"#
+        out += #","validation_time_us":"#
+        out += String(d.validationMicroseconds)
+        out += "}"
         if let reviewId = d.reviewId {
             out += #","review_id":"#
             CanonicalJSON.writeString(reviewId, into: &out)

@@ -140,7 +140,13 @@ final class DecisionIDs: Sendable {
 
     func next() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
-        return "dec_" + instance + String(n, radix: 16).leftPadded(to: 12)
+        let counter = String(n, radix: 16)
+        var id = "dec_"
+        id.reserveCapacity(4 + instance.utf8.count + max(12, counter.utf8.count))
+        id += instance
+        for _ in counter.utf8.count..<max(12, counter.utf8.count) { id += "0" }
+        id += counter
+        return id
     }
 }
 

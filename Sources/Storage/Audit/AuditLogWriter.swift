@@ -61,7 +61,9 @@ actor AuditTreeState {
     private let repository: any AuditRepository
     private let now: @Sendable () -> Date
     private var tree = IncrementalMerkleTree(store: SubtreeHashBuffer())
-    private(set) var durable: (size: Int, root: [UInt8]) = (0, MerkleHash.empty)
+    /// The tree moves only once a batch is committed. Its root is folded when asked for (about once
+    /// a second, to sign a head), not after every batch.
+    var durable: (size: Int, root: [UInt8]) { (tree.size, tree.root) }
     /// Set when a commit failed: whether it reached the disk is unknown, so the state is read again.
     private var stale = false
 
@@ -73,7 +75,6 @@ actor AuditTreeState {
     /// Reads the size and frontier back from the store.
     func reload() async throws {
         tree = try await Self.stored(in: repository)
-        durable = (tree.size, tree.root)
         stale = false
     }
 
@@ -106,7 +107,6 @@ actor AuditTreeState {
         let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
         try await repository.append(batch)
         tree = next
-        durable = (tree.size, tree.root)
         return indices
     }
 
@@ -136,7 +136,6 @@ actor AuditTreeState {
                 return (batch, (next, indices))
             }
             tree = next
-            durable = (tree.size, tree.root)
             stale = false
             return indices
         } catch {
@@ -172,7 +171,7 @@ actor AuditTreeState {
             for event in group {
                 let entry = AuditEntry(index: tree.size, timestamp: timestamp, event: event)
                 let text = entry.text
-                try tree.append(leafHash: MerkleHash.leaf(Array(text.utf8)))
+                try tree.append(leafHash: MerkleHash.leaf(utf8: text))
                 entries.append(
                     StoredAuditEntry(
                         index: entry.index, timestampMilliseconds: milliseconds, type: event.type, actor: event.actor,

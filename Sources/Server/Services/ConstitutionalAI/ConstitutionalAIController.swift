@@ -25,9 +25,9 @@ struct ConstitutionalAIController {
     @Sendable func validate(_ request: Request, context: Context) async throws -> Response {
         let body = try await request.jsonBytes(limit: Self.maxBodyBytes)
         // The acting identity comes from the credentials, never from the body.
-        let agent = context.principal?.asRuleInput ?? .null
-        let decision = try await decisions.decide(body: body, agent: agent) { json, constitution in
-            try ValidateRequest(json).judgedInput(agent: agent, constitution: constitution)
+        let principal = context.principal
+        let decision = try await decisions.decide(body: body, principal: principal) { json, constitution in
+            try ValidateRequest(json).judgedInput(agent: principal?.asRuleInput ?? .null, constitution: constitution)
         }
         return JSONResponse.make(text: DecisionJSON.encodedResponse(decision))
     }

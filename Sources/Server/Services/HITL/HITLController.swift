@@ -104,7 +104,7 @@ struct HITLController {
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let principal = try Self.principal(context)
         let maxEvents = try Query(request, allowed: ["max_events"]).integer("max_events", in: 1...10_000)
-        let updates = await desk.subscribe(requester: principal.id)
+        let updates = desk.subscribe(requester: principal.id)
         let policy = desk.policy
         let (frames, output) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
         let forward = Task {

@@ -4,6 +4,7 @@ import Foundation
 import GovernanceCore
 import Logging
 import Storage
+import Synchronization
 
 /// Human review of actions: opens requests (from escalated decisions or agents' own requests),
 /// applies reviewers' steps and deadlines, records every step in the audit log, and wakes agents
@@ -11,7 +12,8 @@ import Storage
 ///
 /// Steps on requests are serialised in this actor: each is read, applied, stored, then audited; if
 /// the audit entry cannot be written the stored step is undone and the caller gets a 503, so no
-/// step stands without its entry.
+/// step stands without its entry. Opening a request reads no earlier state, so it runs outside the
+/// actor (the fast lane opens thousands a second); only choosing an assignee enters it.
 public actor ReviewDesk {
     public nonisolated let repository: any ReviewRepository
     public nonisolated let policy: ReviewPolicy
@@ -43,8 +45,9 @@ public actor ReviewDesk {
     /// mark m is woken at once if the request changed after m.
     private var changes = 0
     private var lastChange: [String: Int] = [:]
-    /// Streams of each requester's requests (server-sent events).
-    private var subscribers: [String: [UUID: AsyncStream<ReviewRequest>.Continuation]] = [:]
+    /// Streams of each requester's requests (server-sent events); behind a lock, so that opening a
+    /// request publishes it without entering the actor.
+    private let subscribers = Mutex<[String: [UUID: AsyncStream<ReviewRequest>.Continuation]]>([:])
 
     public init(
         repository: any ReviewRepository, policy: ReviewPolicy = ReviewPolicy(), audit: AuditLogWriter,
@@ -90,7 +93,7 @@ public actor ReviewDesk {
     }
 
     /// Opens a request: scored, routed (approved at once below the fast-lane threshold), stored and audited.
-    public func open(_ opening: Opening) async throws -> ReviewRequest {
+    public nonisolated func open(_ opening: Opening) async throws -> ReviewRequest {
         try await commit([try await prepare(opening)], after: []).requests[0]
     }
 
@@ -108,7 +111,7 @@ public actor ReviewDesk {
     }
 
     /// Scores and routes a request without writing anything yet.
-    public func prepare(_ opening: Opening) async throws -> Prepared {
+    public nonisolated func prepare(_ opening: Opening) async throws -> Prepared {
         let at = now()
         let history = try await recentHistory(of: opening.requester, at: at)
         let risk = RiskAssessment.assess(
@@ -120,17 +123,20 @@ public actor ReviewDesk {
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         // A waiting request is assigned before it is stored, so that it is written once; the two steps
         // (opened, assigned) are still two audit entries.
-        var assigned: ReviewRequest?
-        if !request.fastLane, let reviewer = await leastLoadedReviewer(for: request) {
-            var candidate = request
-            if (try? candidate.assign(to: reviewer, policy: policy, at: at)) != nil {
-                assigned = candidate
-                assigneeLoad?.counts[reviewer.id, default: 0] += 1
-            }
-        }
+        let assigned = request.fastLane ? nil : await assignedCopy(of: request, at: at)
         var events = [event("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])]
         if let assigned { events.append(event("assigned", assigned, actor: "system", extra: [:])) }
         return Prepared(opened: request, assigned: assigned, events: events)
+    }
+
+    /// The request assigned to the least-loaded reviewer of its level, counted in that reviewer's
+    /// load; nil when nobody can take it.
+    private func assignedCopy(of request: ReviewRequest, at: Date) async -> ReviewRequest? {
+        guard let reviewer = await leastLoadedReviewer(for: request) else { return nil }
+        var candidate = request
+        guard (try? candidate.assign(to: reviewer, policy: policy, at: at)) != nil else { return nil }
+        assigneeLoad?.counts[reviewer.id, default: 0] += 1
+        return candidate
     }
 
     /// Stores the requests side by side; the error of each, if any.
@@ -151,12 +157,14 @@ public actor ReviewDesk {
     /// and `EntriesNotWritten` is thrown; if a request cannot be stored, the entries stand, a
     /// `withdrawn` entry follows, and the store's error is thrown. Returns the requests as stored and
     /// the indices of `leading`.
-    public func commit(_ prepared: [Prepared], after leading: [AuditEvent]) async throws -> (requests: [ReviewRequest], leadingIndices: [Int]) {
+    public nonisolated func commit(_ prepared: [Prepared], after leading: [AuditEvent]) async throws -> (requests: [ReviewRequest], leadingIndices: [Int]) {
         let repository = repository
         let events = leading + prepared.flatMap(\.events)
+        // The requests are stored beside the append (one child task), so that the file writer can
+        // put both in one transaction.
         async let stored = Self.store(prepared, in: repository)
-        async let audited = Self.result { try await self.audit.append(events) }
-        let (storeErrors, indices) = await (stored, audited)
+        let indices = await Self.result { try await self.audit.append(events) }
+        let storeErrors = await stored
         switch indices {
         case .failure(let auditError):
             for (p, error) in zip(prepared, storeErrors) where error == nil {
@@ -206,7 +214,7 @@ public actor ReviewDesk {
         return request
     }
 
-    private func delegates(of agent: String) async throws -> Set<String> {
+    private nonisolated func delegates(of agent: String) async throws -> Set<String> {
         guard let delegates else { return [] }
         return try await delegateCache.value(for: agent) { try await delegates(agent) }
     }
@@ -274,7 +282,7 @@ public actor ReviewDesk {
 
     /// An agent's denials and escalations of the last 24 hours, read at most once a second per agent:
     /// an agent asking for oversight many times a second is scored on a history a second old at most.
-    private func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
+    private nonisolated func recentHistory(of agent: String, at: Date) async throws -> (denials: Int, escalations: Int) {
         let log = log
         return try await historyCache.value(for: agent) {
             try await log.decisionCounts(actor: agent, since: AuditClock.milliseconds(at.addingTimeInterval(-24 * 3600)))
@@ -299,21 +307,23 @@ public actor ReviewDesk {
     }
 
     /// Every change of `requester`'s requests from now on, until the stream is dropped.
-    public func subscribe(requester: String) -> AsyncStream<ReviewRequest> {
+    public nonisolated func subscribe(requester: String) -> AsyncStream<ReviewRequest> {
         let token = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: ReviewRequest.self, bufferingPolicy: .bufferingNewest(256))
-        continuation.onTermination = { _ in Task { await self.unsubscribe(requester, token) } }
-        subscribers[requester, default: [:]][token] = continuation
+        continuation.onTermination = { [weak self] _ in self?.unsubscribe(requester, token) }
+        subscribers.withLock { $0[requester, default: [:]][token] = continuation }
         return stream
     }
 
-    private func unsubscribe(_ requester: String, _ token: UUID) {
-        subscribers[requester]?.removeValue(forKey: token)
-        if subscribers[requester]?.isEmpty == true { subscribers[requester] = nil }
+    private nonisolated func unsubscribe(_ requester: String, _ token: UUID) {
+        subscribers.withLock { all in
+            all[requester]?.removeValue(forKey: token)
+            if all[requester]?.isEmpty == true { all[requester] = nil }
+        }
     }
 
-    private func publish(_ request: ReviewRequest) {
-        let subscribed = subscribers[request.requester] ?? [:]
+    private nonisolated func publish(_ request: ReviewRequest) {
+        let subscribed = subscribers.withLock { $0[request.requester] ?? [:] }
         guard !subscribed.isEmpty || webhooks != nil else { return }
         for continuation in subscribed.values { continuation.yield(request) }
         if let webhooks, !webhooks.knownToHaveNoReceivers(request.requester) {
@@ -382,11 +392,11 @@ public actor ReviewDesk {
         }
     }
 
-    private func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
+    private nonisolated func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
         _ = try await audit.append(event(step, r, actor: actor, extra: extra))
     }
 
-    private func event(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) -> AuditEvent {
+    private nonisolated func event(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) -> AuditEvent {
         var payload: [String: JSONValue] = [
             "event": .string(step), "review_id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue),
             "deadline": .string(AuditClock.format(r.deadline)), "risk": .number(r.risk.score),

@@ -166,7 +166,7 @@ struct IntegrityController {
     static func entryJSON(_ stored: StoredAuditEntry) -> JSONValue {
         let entry = (try? JSONValue.parse(stored.text)) ?? .string(stored.text)
         return [
-            "index": .number(Double(stored.index)), "leaf_hash": .string(MerkleHash.hex(MerkleHash.leaf(Array(stored.text.utf8)))),
+            "index": .number(Double(stored.index)), "leaf_hash": .string(MerkleHash.hex(MerkleHash.leaf(utf8: stored.text))),
             "entry": entry,
         ]
     }
