@@ -52,10 +52,17 @@ struct AuditEntryTests {
         (Int64(1_700_000_000_123), "2023-11-14T22:13:20.123Z"),
         (Int64(951_782_400_000), "2000-02-29T00:00:00.000Z"),
         (Int64(-1), "1969-12-31T23:59:59.999Z"),
+        (Int64(253_402_300_799_999), "9999-12-31T23:59:59.999Z"),
     ])
     func timesAreRFC3339WithMilliseconds(milliseconds: Int64, text: String) {
         #expect(AuditClock.format(milliseconds: milliseconds) == text)
         #expect(AuditClock.milliseconds(text) == milliseconds)
+    }
+
+    @Test func yearsPastFourDigitsAreWrittenInFull() {
+        // 10000-01-01: outside the fixed-width fast path, still formatted (and not mistaken for a
+        // time `milliseconds(_:)` reads, which are 24 characters).
+        #expect(AuditClock.format(milliseconds: 253_402_300_800_000) == "10000-01-01T00:00:00.000Z")
     }
 
     @Test func timesAgreeWithFoundation() {

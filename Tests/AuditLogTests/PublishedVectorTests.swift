@@ -55,6 +55,11 @@ import Testing
         // The size-1 root is the leaf hash of the empty string; the size-2 root is one node.
         #expect(MerkleHash.leaf([]) == bytes(PublishedVectors.roots[0]))
         #expect(MerkleHash.node(leafHashes[0], leafHashes[1]) == bytes(PublishedVectors.roots[1]))
+        // An entry's text is hashed from its UTF-8 in place: the same leaf as from its bytes.
+        #expect(MerkleHash.leaf(utf8: "") == bytes(PublishedVectors.roots[0]))
+        for text in ["a", #"{"actor":"agent-é","index":7}"#, String(repeating: "ü€", count: 300)] {
+            #expect(MerkleHash.leaf(utf8: text) == MerkleHash.leaf(Array(text.utf8)))
+        }
     }
 
     @Test func hexRoundTrip() {

@@ -1,4 +1,5 @@
 import Foundation
+import GovernanceCore
 import Storage
 import Testing
 
@@ -29,6 +30,21 @@ struct AuthServiceTests {
         #expect(second.0.roles == [.agent] && second.0.kind == .agent)
         try await auth.revoke(grant.accessToken, by: nil)
         await #expect(throws: AuthError.invalidToken("credential revoked")) { try await auth.authenticate(bearer: grant.accessToken) }
+    }
+
+    /// Replicas share principals through the L2 cache as JSON: the rule input (built once per
+    /// principal) comes back with it, and is not part of the shared JSON.
+    @Test func principalsRoundTripWithTheirRuleInput() throws {
+        let principal = Principal(
+            id: "agt_1", kind: .agent, name: "billing \"bot\"", roles: [.reviewer, .agent], method: .apiKey, apiKeyId: "key_1",
+            issuedAt: Date(timeIntervalSince1970: 1_700_000_000), expiresAt: Date(timeIntervalSince1970: 1_700_000_900))
+        #expect(principal.asRuleInput == ["id": "agt_1", "name": "billing \"bot\"", "kind": "agent", "roles": ["agent", "reviewer"]])
+        #expect(principal.canonicalRuleInput == #"{"id":"agt_1","kind":"agent","name":"billing \"bot\"","roles":["agent","reviewer"]}"#)
+        let data = try JSONEncoder().encode(principal)
+        #expect(!String(decoding: data, as: UTF8.self).contains("canonical"))
+        let decoded = try JSONDecoder().decode(Principal.self, from: data)
+        #expect(decoded == principal)
+        #expect(decoded.canonicalRuleInput == principal.canonicalRuleInput)
     }
 
     @Test func expiredAndRevokedKeysAreRefused() async throws {

@@ -220,6 +220,20 @@ struct AuthRouterTests {
         #expect(try await h.auth.apiKeyGrant(key: secret).principal.name == "billing-bot")
     }
 
+    /// The scheme is case-insensitive and the credential may be padded with spaces (RFC 6750 and
+    /// RFC 9110 allow both).
+    @Test(arguments: ["Bearer %@", "bearer %@", "BEARER   %@  "])
+    func bearerHeadersInAnyCaseAndSpacingAreAccepted(format: String) async throws {
+        let h = try await Harness()
+        let response = try await h.test { client in
+            var headers = h.headers(bearer: .some(nil))
+            headers[.authorization] = format.replacingOccurrences(of: "%@", with: h.agentKey)
+            return try await client.execute(uri: validatePath, method: .post, headers: headers, body: ByteBuffer(json: #"{"content": "x"}"#))
+        }
+        #expect(response.status == .ok)
+        #expect(try await h.store.count() == 1)
+    }
+
     @Test(arguments: ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer not-a-token", "Bearer a.b.c", "Bearer " + String(repeating: "x", count: 9000)])
     func malformedOrForgedAuthorizationIs401(header: String) async throws {
         let h = try await Harness()

@@ -74,6 +74,13 @@ struct SQLiteFileWriterTests {
             #expect(again.first?.column("t")?.string == "x")
             #expect(again.first?.column("b") == .null)
             #expect(again.first?.column("n")?.string == "y")
+            // Empty text stays text (a null pointer would have bound NULL); long text is bound whole.
+            let long = String(repeating: "entry-é ", count: 500)
+            let third = try await writer.write(
+                "INSERT INTO things VALUES (?, ?, ?, ?, ?) RETURNING t, n, typeof(t) AS kind", [.integer(8), .null, .text(""), .null, .text(long)])
+            #expect(third.first?.column("kind")?.string == "text")
+            #expect(third.first?.column("t")?.string == "")
+            #expect(third.first?.column("n")?.string == long)
         }
     }
 
