@@ -165,6 +165,20 @@ struct CanonicalJSONTests {
         }
     }
 
+    @Test func objectsOfManyKeysAreWrittenInUTF16Order() throws {
+        // Enough keys, in dictionary (hash) order, that every position of the sort is exercised.
+        let keys = (0..<60).map { "k\($0 * 7919 % 101)" } + ["", "Z", "é", "\u{E000}", "\u{1F600}", "a\u{1F600}"]
+        let value = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, JSONValue.number(Double($0))) }))
+        let written = try JSONValue.parse(CanonicalJSON.encode(value))
+        let expected = keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        #expect(CanonicalJSON.encode(value).hasPrefix(#"{"":60,"Z":61,"a\#u{1F600}":65,"k0":0"#))
+        #expect(written == value)
+        let order = expected.map { "\"\($0)\":" }
+        let text = CanonicalJSON.encode(value)
+        let positions = order.map { text.range(of: $0)!.lowerBound }
+        #expect(positions == positions.sorted())
+    }
+
     @Test func sha256MatchesKnownVector() {
         #expect(Digest.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }

@@ -35,11 +35,13 @@ public enum CanonicalJSON {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (i, field) in fields.sorted(by: { precedesInUTF16($0.key, $1.key) }).enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(field.key, into: &out)
+            var first = true
+            fields.forEachSorted(by: precedesInUTF16) { key, value in
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(field.value, into: &out)
+                write(value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -49,17 +51,32 @@ public enum CanonicalJSON {
     /// transcoding: UTF-8 bytes order strings by scalar, which is UTF-16 order except that
     /// scalars above U+FFFF (surrogates in UTF-16, D800–DFFF) sort before U+E000–U+FFFF.
     static func precedesInUTF16(_ a: String, _ b: String) -> Bool {
+        let compared = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                let common = min(x.count, y.count)
+                var k = 0
+                while k < common && x[k] == y[k] { k += 1 }
+                guard k < common else { return x.count < y.count }
+                return precedes(x[k], y[k])
+            }
+        }
+        if let compared = compared ?? nil { return compared }
         var i = a.utf8.makeIterator()
         var j = b.utf8.makeIterator()
         while true {
             guard let x = i.next() else { return j.next() != nil }
             guard let y = j.next() else { return false }
             if x == y { continue }
-            // The first differing bytes are both lead bytes, or both continuation bytes of the same kind of character.
-            if x >= 0xF0 && (y == 0xEE || y == 0xEF) { return true }
-            if y >= 0xF0 && (x == 0xEE || x == 0xEF) { return false }
-            return x < y
+            return precedes(x, y)
         }
+    }
+
+    /// The order of the first differing bytes of two strings' UTF-8: both are lead bytes, or both
+    /// continuation bytes of the same kind of character.
+    private static func precedes(_ x: UInt8, _ y: UInt8) -> Bool {
+        if x >= 0xF0 && (y == 0xEE || y == 0xEF) { return true }
+        if y >= 0xF0 && (x == 0xEE || x == 0xEF) { return false }
+        return x < y
     }
 
     static func writeNumber(_ n: Double, into out: inout String) {
@@ -78,10 +95,7 @@ public enum CanonicalJSON {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings (ids, hashes, plain text) need no escape: copy them whole.
-        if !s.utf8.contains(where: needsEscape) {
-            out.append(contentsOf: s.utf8)
-        } else {
+        if !appendUnescaped(s, into: &out) {
             for byte in s.utf8 {
                 guard needsEscape(byte) else {
                     out.append(byte)
@@ -105,8 +119,19 @@ public enum CanonicalJSON {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// Appends `s` as it is if it needs no escape (most strings: ids, hashes, plain text), checked
+    /// and copied straight from its storage; false, with nothing appended, otherwise.
+    private static func appendUnescaped(_ s: String, into out: inout [UInt8]) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where needsEscape(byte) { return false }
+            out.append(contentsOf: bytes)
+            return true
+        } ?? false
+    }
+
     public static func writeString(_ s: String, into out: inout String) {
-        guard s.utf8.contains(where: needsEscape) else {
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes in !bytes.contains(where: needsEscape) } ?? false
+        guard !plain else {
             out += "\""
             out += s
             out += "\""

@@ -68,7 +68,7 @@ public enum JSONValue: Sendable, Hashable {
             for (i, item) in items.enumerated() { item.forEachString(path: path + "[" + String(i) + "]", body) }
         case .object(let fields):
             // Sorted so that evidence order is deterministic (by bytes: cheaper than String's Unicode order).
-            for (key, value) in fields.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            fields.forEachSorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { key, value in
                 value.forEachString(path: path.isEmpty ? key : path + "." + key, body)
             }
         case .null, .bool, .number:
@@ -122,4 +122,33 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension [String: JSONValue] {
+    /// Visits the fields in the order of their keys. The order is sorted on the stack, as positions
+    /// in the dictionary: objects are small and written or scanned on every governed request, and
+    /// sorting copies of their fields cost an array and a retain of every value.
+    func forEachSorted(by precedes: (String, String) -> Bool, _ body: (String, JSONValue) -> Void) {
+        assert(_isPOD(Index.self), "positions are written to uninitialised memory")
+        withUnsafeTemporaryAllocation(of: Index.self, capacity: count) { order in
+            for (slot, index) in zip(order.indices, indices) { order[slot] = index }
+            if order.count <= 16 {
+                // Insertion sort: most objects have a handful of keys.
+                for i in order.indices.dropFirst() {
+                    let index = order[i]
+                    var position = i
+                    while position > 0, precedes(keys[index], keys[order[position - 1]]) {
+                        order[position] = order[position - 1]
+                        position -= 1
+                    }
+                    order[position] = index
+                }
+            } else {
+                // A large object (a request may carry thousands of keys) is sorted in O(n log n).
+                var all = order
+                all.sort { precedes(keys[$0], keys[$1]) }
+            }
+            for index in order { body(keys[index], values[index]) }
+        }
+    }
 }
