@@ -23,7 +23,9 @@ public final class SQLiteFileWriter: Sendable {
 
     private struct Job {
         let statements: [Statement]
-        let continuation: CheckedContinuation<[SQLiteWrittenRow], any Error>
+        /// Called on the writer's thread with the outcome: resumes an awaiting caller, or finishes a
+        /// pending write.
+        let finish: @Sendable (Result<[SQLiteWrittenRow], any Error>) -> Void
     }
 
     private struct Queue {
@@ -58,18 +60,24 @@ public final class SQLiteFileWriter: Sendable {
     /// Runs the statements in one transaction (shared with other jobs) and returns the rows of the
     /// last. All or nothing: if one fails, none of them stands, and other jobs are not affected.
     public func write(_ statements: [Statement]) async throws -> [SQLiteWrittenRow] {
-        precondition(!statements.isEmpty, "a write needs a statement")
-        return try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            guard !queue.closing else {
-                condition.unlock()
-                continuation.resume(throwing: SQLiteWriteError(code: SQLITE_MISUSE, message: "the writer of \(path) is closed"))
-                return
-            }
-            queue.jobs.append(Job(statements: statements, continuation: continuation))
-            condition.signal()
-            condition.unlock()
+        try await withCheckedThrowingContinuation { continuation in
+            submit(statements) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues the statements as `write` does, without awaiting them: `finish` gets the outcome, on
+    /// the writer's thread (it must not block).
+    public func submit(_ statements: [Statement], finish: @escaping @Sendable (Result<[SQLiteWrittenRow], any Error>) -> Void) {
+        precondition(!statements.isEmpty, "a write needs a statement")
+        condition.lock()
+        guard !queue.closing else {
+            condition.unlock()
+            finish(.failure(SQLiteWriteError(code: SQLITE_MISUSE, message: "the writer of \(path) is closed")))
+            return
+        }
+        queue.jobs.append(Job(statements: statements, finish: finish))
+        condition.signal()
+        condition.unlock()
     }
 
     public func write(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteWrittenRow] {
@@ -131,7 +139,7 @@ public final class SQLiteFileWriter: Sendable {
             }
             try connection.execute("COMMIT")
             committed.add(1, ordering: .relaxed)
-            for (job, rows) in zip(batch, results) { job.continuation.resume(returning: rows) }
+            for (job, rows) in zip(batch, results) { job.finish(.success(rows)) }
         } catch {
             // One job failed (a conflict, say) and took the others' work with it: each runs again
             // alone, so that only the failing one fails.
@@ -146,17 +154,17 @@ public final class SQLiteFileWriter: Sendable {
             guard job.statements.count > 1 else {
                 let rows = try connection.execute(job.statements[0].sql, job.statements[0].binds)
                 committed.add(1, ordering: .relaxed)
-                return job.continuation.resume(returning: rows)
+                return job.finish(.success(rows))
             }
             try connection.execute("BEGIN IMMEDIATE")
             var rows: [SQLiteWrittenRow] = []
             for statement in job.statements { rows = try connection.execute(statement.sql, statement.binds) }
             try connection.execute("COMMIT")
             committed.add(1, ordering: .relaxed)
-            job.continuation.resume(returning: rows)
+            job.finish(.success(rows))
         } catch {
             connection.rollBack()
-            job.continuation.resume(throwing: error)
+            job.finish(.failure(error))
         }
     }
 

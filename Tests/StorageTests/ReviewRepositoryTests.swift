@@ -52,6 +52,21 @@ struct ReviewRepositoryTests {
         return [r, changes, request("rev_plain", risk: 0.1)]
     }
 
+    /// An insert started before other work and awaited after it: stored once, and a second insert
+    /// of the same id fails alone (on SQLite, queued on the file writer at once).
+    @Test(arguments: ReviewBackend.allCases)
+    func insertsStartedNowAreAwaitedLater(backend: ReviewBackend) async throws {
+        try await backend.withStore { store in
+            let first = Self.request("rev_a", risk: 0.1)
+            let pending = [first, Self.request("rev_b", risk: 0.2), first].map { store.beginInsert($0) }
+            try await pending[0].value()
+            try await pending[1].value()
+            await #expect(throws: (any Error).self) { try await pending[2].value() }
+            #expect(try await store.find(id: "rev_a")?.version == 1)
+            #expect(try await store.find(id: "rev_b")?.request == Self.request("rev_b", risk: 0.2))
+        }
+    }
+
     @Test func theStoredDocumentReadsBackAsTheSameRequest() throws {
         for request in try Self.decidedRequests() {
             #expect(try ReviewDocument.decode(ReviewDocument.encode(request)) == request)

@@ -10,12 +10,12 @@ import PostgresNIO
 /// naming the same version, the second waits on the row lock and then finds the version changed.
 public final class PostgresReviewRepository: ReviewRepository {
     let store: PostgresStore
-    /// Concurrent inserts (the fast lane) share one statement and one commit.
-    private let inserts: GroupCommitter<ReviewRequest, Void>
+    /// Concurrent inserts (the fast lane) share one statement and one commit; each gets its own outcome.
+    private let inserts: GroupCommitter<ReviewRequest, Result<Void, any Error>>
 
     public init(store: PostgresStore) {
         self.store = store
-        self.inserts = GroupCommitter(store: { requests in try await Self.insert(requests, into: store) })
+        self.inserts = GroupCommitter { requests in try await Self.insert(requests, into: store) }
     }
 
     static let migration = PostgresMigration(
@@ -44,11 +44,31 @@ public final class PostgresReviewRepository: ReviewRepository {
     static let openStates = ReviewState.allCases.filter { !$0.isFinal }.map(\.rawValue)
 
     public func insert(_ request: ReviewRequest) async throws {
-        try await inserts.submit(request)
+        try await inserts.submit(request).get()
+    }
+
+    /// The batch in one INSERT; if an id is taken, each request again alone, so that only the one
+    /// that conflicts fails. Any other error (the store is down) fails the batch.
+    private static func insert(_ requests: [ReviewRequest], into store: PostgresStore) async throws -> [Result<Void, any Error>] {
+        do {
+            try await insertAtomically(requests, into: store)
+            return requests.map { _ in .success(()) }
+        } catch ReviewStoreError.versionConflict where requests.count > 1 {
+            var outcomes: [Result<Void, any Error>] = []
+            for request in requests {
+                do {
+                    try await insertAtomically([request], into: store)
+                    outcomes.append(.success(()))
+                } catch {
+                    outcomes.append(.failure(error))
+                }
+            }
+            return outcomes
+        }
     }
 
     /// One INSERT of the whole batch, atomic on its own: all of it or none.
-    private static func insert(_ requests: [ReviewRequest], into store: PostgresStore) async throws {
+    private static func insertAtomically(_ requests: [ReviewRequest], into store: PostgresStore) async throws {
         let statement = InsertStatement(requests: requests, documents: try requests.map(ReviewDocument.encode))
         let logger = store.logger
         do {

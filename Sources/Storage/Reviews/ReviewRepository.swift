@@ -39,6 +39,8 @@ public enum ReviewStoreError: Error, Sendable, Equatable {
 /// restart. Updates are optimistic: each names the version it read.
 public protocol ReviewRepository: Sendable {
     func insert(_ request: ReviewRequest) async throws
+    /// Starts the insert and returns at once; the caller awaits its outcome later.
+    func beginInsert(_ request: ReviewRequest) -> PendingWrite
     /// Stores `request` if the stored version is still `version`; returns the new version.
     func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int
     func find(id: String) async throws -> StoredReview?
@@ -51,6 +53,13 @@ public protocol ReviewRepository: Sendable {
     /// How many undecided requests each reviewer holds or is assigned.
     func openCountsByAssignee() async throws -> [String: Int]
     func ping() async throws
+}
+
+extension ReviewRepository {
+    /// A store that can only insert by awaiting does it in a task of its own.
+    public func beginInsert(_ request: ReviewRequest) -> PendingWrite {
+        PendingWrite { try await self.insert(request) }
+    }
 }
 
 /// Review requests in memory; for tests.

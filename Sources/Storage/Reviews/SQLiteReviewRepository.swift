@@ -59,10 +59,23 @@ public final class SQLiteReviewRepository: ReviewRepository {
     /// The fast lane opens thousands of requests a second: their inserts share the file writer's
     /// transactions, one commit for all that arrive together.
     public func insert(_ request: ReviewRequest) async throws {
-        _ = try await connection.query(
-            "INSERT INTO reviews (id, state, level, deadline, assignee, requester, updated_at, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            try Self.columns(request))
+        _ = try await connection.writer.write(Self.insertSQL, try Self.columns(request))
     }
+
+    /// Queued on the file writer at once, so that it can share a transaction with the audit entries
+    /// appended meanwhile.
+    public func beginInsert(_ request: ReviewRequest) -> PendingWrite {
+        let pending = PendingWrite()
+        do {
+            connection.writer.submit([(Self.insertSQL, try Self.columns(request))]) { result in pending.finish(result.map { _ in () }) }
+        } catch {
+            pending.finish(.failure(error))
+        }
+        return pending
+    }
+
+    private static let insertSQL =
+        "INSERT INTO reviews (id, state, level, deadline, assignee, requester, updated_at, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)"
 
     public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
         var binds = try Self.columns(request)

@@ -139,18 +139,6 @@ public actor ReviewDesk {
         return candidate
     }
 
-    /// Stores the requests side by side; the error of each, if any.
-    private static func store(_ prepared: [Prepared], in repository: any ReviewRepository) async -> [(any Error)?] {
-        // One request (the fast lane, an escalation) needs no task of its own.
-        if prepared.count == 1 { return [await outcome { try await repository.insert(prepared[0].stored) }] }
-        return await withTaskGroup(of: (Int, (any Error)?).self) { group in
-            for (i, p) in prepared.enumerated() { group.addTask { (i, await outcome { try await repository.insert(p.stored) }) } }
-            var errors = [(any Error)?](repeating: nil, count: prepared.count)
-            for await (i, error) in group { errors[i] = error }
-            return errors
-        }
-    }
-
     /// Stores prepared requests and appends their entries after `leading` (the decisions that
     /// escalated, say) in one batch of the log, so that they share one commit. The requests and the
     /// entries are written at the same time; if the entries fail, the stored requests are withdrawn
@@ -160,11 +148,12 @@ public actor ReviewDesk {
     public nonisolated func commit(_ prepared: [Prepared], after leading: [AuditEvent]) async throws -> (requests: [ReviewRequest], leadingIndices: [Int]) {
         let repository = repository
         let events = leading + prepared.flatMap(\.events)
-        // The requests are stored beside the append (one child task), so that the file writer can
-        // put both in one transaction.
-        async let stored = Self.store(prepared, in: repository)
+        // The inserts start before the append and are awaited after it: the file writer can put
+        // them in one transaction, and no task is started for them.
+        let inserts = prepared.map { repository.beginInsert($0.stored) }
         let indices = await Self.result { try await self.audit.append(events) }
-        let storeErrors = await stored
+        var storeErrors: [(any Error)?] = []
+        for insert in inserts { storeErrors.append(await Self.outcome { try await insert.value() }) }
         switch indices {
         case .failure(let auditError):
             for (p, error) in zip(prepared, storeErrors) where error == nil {
