@@ -21,19 +21,8 @@ for function in swift_job_run swift_task_switch swift_task_create swift_continua
 probe "$swiftlib/libswiftCore.so" swift_allocObject
 probe "$libc" malloc
 probe "$libc" fsync
-work=$(mktemp -d /tmp/acgs-events-XXXX)
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ai=$(port) auth=$(port) hitl=$(port) integrity=$(port)
-password=$(head -c 18 /dev/urandom | base64)
-ACGS_ADMIN_PASSWORD=$password ACGS_PORTS_CONSTITUTIONAL_AI=$ai ACGS_PORTS_AUTH=$auth ACGS_PORTS_AGENT_HITL=$hitl \
-    ACGS_PORTS_INTEGRITY=$integrity "$acgs" serve --data-dir "$work/data" >"$work/serve.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; sleep 1; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ai/health" >/dev/null && break; sleep 0.2; done
-load() {
-    ACGS_ADMIN_PASSWORD=$password "$acgs" perf --constitutional-ai "http://127.0.0.1:$ai" --auth "http://127.0.0.1:$auth" \
-        --hitl "http://127.0.0.1:$hitl" --services "$service" --warmup 0 --requests "$1" --connections 20 "${@:2}" 2>/dev/null || true
-}
+. scripts/fresh-server.sh
+load() { perf_load "$1" --connections 20 "${@:2}"; }
 load 200 "$@" >/dev/null   # the agent's creation and the admin's bcrypt sign-in, not counted
 events='probe_libswift_Concurrency:*,probe_libswiftCore:*,probe_libc:*'
 perf stat -x, -e "$events" -p $pid -o "$work/stat.txt" & counter=$!
