@@ -62,13 +62,3 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 }
-
-extension GroupCommitter where Output == Void {
-    /// A committer whose writer has nothing to answer but success.
-    public convenience init(maxBatch: Int = 500, store: @escaping @Sendable ([Item]) async throws -> Void) {
-        self.init(maxBatch: maxBatch) { (items: [Item]) async throws -> [Void] in
-            try await store(items)
-            return Array(repeating: (), count: items.count)
-        }
-    }
-}

@@ -132,11 +132,7 @@ public final class SQLiteFileWriter: Sendable {
             try connection.execute("BEGIN IMMEDIATE")
             var results: [[SQLiteWrittenRow]] = []
             results.reserveCapacity(batch.count)
-            for job in batch {
-                var rows: [SQLiteWrittenRow] = []
-                for statement in job.statements { rows = try connection.execute(statement.sql, statement.binds) }
-                results.append(rows)
-            }
+            for job in batch { results.append(try connection.execute(job.statements)) }
             try connection.execute("COMMIT")
             committed.add(1, ordering: .relaxed)
             for (job, rows) in zip(batch, results) { job.finish(.success(rows)) }
@@ -149,17 +145,12 @@ public final class SQLiteFileWriter: Sendable {
     }
 
     private func runAlone(_ job: Job, on connection: SQLiteWriterConnection) {
+        // One statement is its own transaction.
+        let single = job.statements.count == 1
         do {
-            // One statement is its own transaction.
-            guard job.statements.count > 1 else {
-                let rows = try connection.execute(job.statements[0].sql, job.statements[0].binds)
-                committed.add(1, ordering: .relaxed)
-                return job.finish(.success(rows))
-            }
-            try connection.execute("BEGIN IMMEDIATE")
-            var rows: [SQLiteWrittenRow] = []
-            for statement in job.statements { rows = try connection.execute(statement.sql, statement.binds) }
-            try connection.execute("COMMIT")
+            if !single { try connection.execute("BEGIN IMMEDIATE") }
+            let rows = try connection.execute(job.statements)
+            if !single { try connection.execute("COMMIT") }
             committed.add(1, ordering: .relaxed)
             job.finish(.success(rows))
         } catch {
@@ -314,6 +305,13 @@ private final class SQLiteWriterConnection {
             guard stepped == SQLITE_ROW else { throw failure(stepped) }
             rows.append(row(statement))
         }
+    }
+
+    /// Runs the statements in order; the rows of the last.
+    func execute(_ statements: [SQLiteFileWriter.Statement]) throws -> [SQLiteWrittenRow] {
+        var rows: [SQLiteWrittenRow] = []
+        for statement in statements { rows = try execute(statement.sql, statement.binds) }
+        return rows
     }
 
     /// Ends the open transaction, if a failed statement left one (some errors end it themselves).

@@ -110,7 +110,7 @@ struct GroupCommitterTests {
 
     @Test func aFailedWriteFailsEverySubmitterOfTheBatch() async throws {
         struct Down: Error {}
-        let committer = GroupCommitter<Int, Void>(store: { _ in throw Down() })
+        let committer = GroupCommitter<Int, Void> { _ in throw Down() }
         await #expect(throws: Down.self) { try await committer.submit(1) }
         await #expect(throws: Down.self) { try await committer.submit(2) }
     }

@@ -195,31 +195,27 @@ public enum AuditClock {
         }
         let (y, m, d) = civil(fromDays: days)
         // Every entry and review step formats a time: written in place, without intermediate strings.
-        if (0...9999).contains(y) {
-            return String(unsafeUninitializedCapacity: 24) { text in
-                func put(_ n: Int, digits: Int, at offset: Int) {
-                    var n = n
-                    for i in stride(from: offset + digits - 1, through: offset, by: -1) {
-                        text[i] = UInt8(ascii: "0") + UInt8(n % 10)
-                        n /= 10
-                    }
+        let text = String(unsafeUninitializedCapacity: 24) { text in
+            func put(_ n: Int, digits: Int, at offset: Int) {
+                var n = n
+                for i in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    text[i] = UInt8(ascii: "0") + UInt8(n % 10)
+                    n /= 10
                 }
-                put(y, digits: 4, at: 0)
-                put(m, digits: 2, at: 5)
-                put(d, digits: 2, at: 8)
-                put(secondOfDay / 3600, digits: 2, at: 11)
-                put(secondOfDay / 60 % 60, digits: 2, at: 14)
-                put(secondOfDay % 60, digits: 2, at: 17)
-                put(millis, digits: 3, at: 20)
-                (text[4], text[7], text[10]) = (UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"))
-                (text[13], text[16], text[19], text[23]) = (UInt8(ascii: ":"), UInt8(ascii: ":"), UInt8(ascii: "."), UInt8(ascii: "Z"))
-                return 24
             }
+            put(min(max(y, 0), 9999), digits: 4, at: 0)
+            put(m, digits: 2, at: 5)
+            put(d, digits: 2, at: 8)
+            put(secondOfDay / 3600, digits: 2, at: 11)
+            put(secondOfDay / 60 % 60, digits: 2, at: 14)
+            put(secondOfDay % 60, digits: 2, at: 17)
+            put(millis, digits: 3, at: 20)
+            (text[4], text[7], text[10]) = (UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"))
+            (text[13], text[16], text[19], text[23]) = (UInt8(ascii: ":"), UInt8(ascii: ":"), UInt8(ascii: "."), UInt8(ascii: "Z"))
+            return 24
         }
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let three = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        let year = String(y).leftPadded(4)
-        return "\(year)-\(two(m))-\(two(d))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)).\(three)Z"
+        // A year outside four digits (no clock of today's) keeps the same form around a longer year.
+        return (0...9999).contains(y) ? text : String(y).leftPadded(4) + text.dropFirst(4)
     }
 
     public static func format(_ date: Date) -> String { format(milliseconds: milliseconds(date)) }

@@ -144,9 +144,10 @@ extension [String: JSONValue] {
                     order[position] = index
                 }
             } else {
-                // A large object (a request may carry thousands of keys) is sorted in O(n log n).
-                var all = order
-                all.sort { precedes(keys[$0], keys[$1]) }
+                // A large object (a request may carry thousands of keys) is sorted in O(n log n),
+                // through a mutable copy of the buffer pointer: the same memory.
+                var buffer = order
+                buffer.sort { precedes(keys[$0], keys[$1]) }
             }
             for index in order { body(keys[index], values[index]) }
         }

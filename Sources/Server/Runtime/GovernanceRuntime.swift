@@ -144,7 +144,7 @@ final class DecisionIDs: Sendable {
         var id = "dec_"
         id.reserveCapacity(4 + instance.utf8.count + max(12, counter.utf8.count))
         id += instance
-        for _ in counter.utf8.count..<max(12, counter.utf8.count) { id += "0" }
+        id += String(repeating: "0", count: max(0, 12 - counter.utf8.count))
         id += counter
         return id
     }

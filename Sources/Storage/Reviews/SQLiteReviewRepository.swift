@@ -59,7 +59,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
     /// The fast lane opens thousands of requests a second: their inserts share the file writer's
     /// transactions, one commit for all that arrive together.
     public func insert(_ request: ReviewRequest) async throws {
-        _ = try await connection.writer.write(Self.insertSQL, try Self.columns(request))
+        try await beginInsert(request).value()
     }
 
     /// Queued on the file writer at once, so that it can share a transaction with the audit entries
