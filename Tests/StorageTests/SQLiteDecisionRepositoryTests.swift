@@ -108,6 +108,77 @@ struct GroupCommitterTests {
         #expect(sizes.count < 500, "submissions made while a write is in flight must share the next batch")
     }
 
+    /// Holds every write until released, recording the batches.
+    actor Gate {
+        private(set) var batches: [[Int]] = []
+        private var held: [CheckedContinuation<Void, Never>] = []
+        private var open = false
+
+        func enter(_ items: [Int]) async {
+            batches.append(items)
+            if !open { await withCheckedContinuation { held.append($0) } }
+        }
+
+        func release() {
+            open = true
+            for continuation in held { continuation.resume() }
+            held = []
+        }
+    }
+
+    /// Submits `items` while the write of `first` is held, and returns each item's outcome.
+    static func submitDuringAWrite(
+        _ committer: GroupCommitter<Int, Int>, gate: Gate, first: Int, items: [Int]
+    ) async -> [Int: Result<Int, any Error>] {
+        await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
+            func submit(_ i: Int) {
+                group.addTask {
+                    do { return (i, .success(try await committer.submit(i))) } catch { return (i, .failure(error)) }
+                }
+            }
+            submit(first)
+            while await gate.batches.isEmpty { await Task.yield() }
+            for i in items { submit(i) }
+            while committer.waiting < items.count { await Task.yield() }
+            await gate.release()
+            var outcomes: [Int: Result<Int, any Error>] = [:]
+            for await (i, outcome) in group { outcomes[i] = outcome }
+            return outcomes
+        }
+    }
+
+    @Test func itemsArrivingDuringAWriteAreWrittenNextInBatchesOfAtMostTheLimit() async throws {
+        let gate = Gate()
+        let committer = GroupCommitter<Int, Int>(maxBatch: 3) { items in
+            await gate.enter(items)
+            return items.map { $0 * 10 }
+        }
+        let outcomes = await Self.submitDuringAWrite(committer, gate: gate, first: 0, items: Array(1...7))
+        for i in 0...7 { #expect(try outcomes[i]?.get() == i * 10, "each submitter gets the output of its own item") }
+        let batches = await gate.batches
+        #expect(batches.first == [0], "the write in flight holds only the item that started it")
+        #expect(batches.map(\.count) == [1, 3, 3, 1], "the seven that waited are written three at a time")
+        #expect(batches.flatMap { $0 }.sorted() == Array(0...7))
+        #expect(committer.waiting == 0)
+    }
+
+    @Test func aFailedWriteFailsOnlyItsBatchAndTheNextBatchIsStillWritten() async throws {
+        struct Down: Error {}
+        let gate = Gate()
+        let committer = GroupCommitter<Int, Int> { items in
+            await gate.enter(items)
+            if items.contains(0) { throw Down() }
+            return items
+        }
+        let outcomes = await Self.submitDuringAWrite(committer, gate: gate, first: 0, items: [1, 2])
+        #expect(throws: Down.self) { try outcomes[0]?.get() }
+        #expect(try outcomes[1]?.get() == 1)
+        #expect(try outcomes[2]?.get() == 2)
+        #expect(await gate.batches.count == 2)
+        // Nothing is left leading: the next submission is written at once.
+        #expect(try await committer.submit(3) == 3)
+    }
+
     @Test func aFailedWriteFailsEverySubmitterOfTheBatch() async throws {
         struct Down: Error {}
         let committer = GroupCommitter<Int, Void> { _ in throw Down() }
