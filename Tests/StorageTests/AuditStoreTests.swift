@@ -132,6 +132,32 @@ struct AuditStoreTests {
     }
 
     @Test(arguments: AuditBackend.allCases)
+    func oneLargeAppendIsStoredWholeAtConsecutiveIndices(backend: AuditBackend) async throws {
+        // 301 entries: SQLite inserts them as 256 + 32 + 8 + 4 + 1 rows, in one transaction.
+        let log = try await StoredLog(backend)
+        _ = try await log.writer.append(auditEvent(0))
+        let indices = try await log.writer.append((1...301).map { auditEvent($0) })
+        #expect(indices == Array(1...301))
+        let stored = try await log.repository.entries(AuditEntryQuery(limit: 1_000))
+        #expect(stored.map(\.index) == Array(0...301))
+        #expect(stored.map(\.subject) == (0...301).map { "s\($0)" }, "each entry is the event appended at its position")
+        let leaves = stored.map { MerkleHash.leaf(Array($0.text.utf8)) }
+        #expect(try await StoredTreeProofs(fetch: log.repository.nodes).root(treeSize: 302) == MerkleTree.root(of: leaves))
+        try await log.close()
+    }
+
+    @Test func sqliteInsertsABatchWithNineStatementsAtMost() {
+        var statements = Set<String>()
+        for count in 1...1_100 {
+            let chunks = SQLiteAuditRepository.chunks(of: count)
+            #expect(chunks.map(\.rows).reduce(0, +) == count)
+            #expect(chunks.allSatisfy { $0.rows <= 256 && $0.rows.nonzeroBitCount == 1 })
+            statements.formUnion(chunks.map(\.sql))
+        }
+        #expect(statements.count == 9, "one prepared statement per power of two up to 256")
+    }
+
+    @Test(arguments: AuditBackend.allCases)
     func aReopenedLogContinuesTheSameTree(backend: AuditBackend) async throws {
         let log = try await StoredLog(backend)
         try await log.fill(13)

@@ -58,8 +58,27 @@ public final class SQLiteAuditRepository: AuditRepository {
         )
     ]
 
-    /// Rows per INSERT: nine binds each, well under SQLite's limit of 32,766 variables.
-    static let rowsPerStatement = 2_000
+    /// A batch is inserted in chunks of 256, 128, … 1 rows (its size in binary), so that the writer
+    /// prepares nine statements once, instead of one per batch size that it then evicts under load.
+    /// Nine binds per row, well under SQLite's limit of 32,766 variables.
+    static let insertStatements: [(rows: Int, sql: String)] = (0...8).reversed().map { power in
+        let rows = 1 << power
+        let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+        return (rows, "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, outcome, entry, leaf_hash, completed) VALUES " + values)
+    }
+
+    /// The statements a batch of `count` rows is inserted with, largest first.
+    static func chunks(of count: Int) -> [(rows: Int, sql: String)] {
+        var chunks: [(rows: Int, sql: String)] = []
+        var left = count
+        for statement in insertStatements {
+            while left >= statement.rows {
+                chunks.append(statement)
+                left -= statement.rows
+            }
+        }
+        return chunks
+    }
 
     private init(writer: SQLiteFileWriter, reader: SQLiteConnection, path: String) {
         self.writer = writer
@@ -89,8 +108,10 @@ public final class SQLiteAuditRepository: AuditRepository {
         guard !batch.entries.isEmpty else { return }
         let columns = try AuditRowLayout.columns(of: batch)
         var statements: [SQLiteFileWriter.Statement] = []
-        for start in stride(from: 0, to: batch.entries.count, by: Self.rowsPerStatement) {
-            let chunk = batch.entries[start..<min(start + Self.rowsPerStatement, batch.entries.count)]
+        var start = 0
+        for (rows, sql) in Self.chunks(of: batch.entries.count) {
+            let chunk = batch.entries[start..<(start + rows)]
+            defer { start += rows }
             var binds: [SQLiteData] = []
             binds.reserveCapacity(chunk.count * 9)
             for (offset, e) in zip(start..., chunk) {
@@ -101,11 +122,7 @@ public final class SQLiteAuditRepository: AuditRepository {
                     .blob(ByteBuffer(bytes: completed)),
                 ]
             }
-            statements.append(
-                (
-                    "INSERT INTO audit_entries (idx, timestamp_ms, type, actor, subject, outcome, entry, leaf_hash, completed) VALUES "
-                        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "), binds
-                ))
+            statements.append((sql, binds))
         }
         do {
             // One transaction, whatever the number of statements.
