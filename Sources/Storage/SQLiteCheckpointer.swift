@@ -23,6 +23,7 @@ public struct SQLiteCheckpointer: Service {
     public func run() async throws {
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
+        thread.submit { _ in nameCurrentThread("acgs-checkpoint") }
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(

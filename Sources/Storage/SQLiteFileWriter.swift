@@ -96,6 +96,7 @@ public final class SQLiteFileWriter: Sendable {
         do {
             try await withCheckedThrowingContinuation { (opened: CheckedContinuation<Void, any Error>) in
                 thread.submit { [self] _ in
+                    nameCurrentThread("acgs-sql-writer")
                     let connection: SQLiteWriterConnection
                     do {
                         connection = try SQLiteWriterConnection(path: path)
@@ -397,4 +398,12 @@ final class SQLiteStoreConnection: Sendable {
         try await thread.shutdownGracefully()
         await writer.release()
     }
+}
+
+/// Names the calling thread as profilers and `/proc/PID/task/*/comm` show it (15 characters at most
+/// on Linux): NIO names every thread pool's threads alike ("TP-#0").
+func nameCurrentThread(_ name: String) {
+    guard let comm = FileHandle(forWritingAtPath: "/proc/thread-self/comm") else { return }
+    try? comm.write(contentsOf: Data(name.utf8))
+    try? comm.close()
 }
