@@ -41,6 +41,8 @@ struct Bench: AsyncParsableCommand {
         #if DEBUG
         print("note: this is a debug build; measure with `swift build -c release` and .build/release/acgs bench")
         #endif
+        // As `acgs serve` runs: the bare endpoint and the governed ones share the process, and so the policy.
+        ThreadScheduling.favourThroughput()
         try evaluationBenchmark()
         if evaluationOnly { return }
         try await storageBenchmark()

@@ -43,6 +43,9 @@ struct Serve: AsyncParsableCommand {
         }
         LoggingSystem.bootstrap { label in ServerLogHandler(label: label, logLevel: configuration.logLevel) }
         let logger = Logger(label: "acgs")
+        if !ThreadScheduling.favourThroughput() {
+            logger.notice("the batch scheduling policy is not available here; threads keep the default policy")
+        }
         do {
             try await ACGSServer.run(
                 configuration, adminPassword: ProcessInfo.processInfo.environment["ACGS_ADMIN_PASSWORD"], logger: logger

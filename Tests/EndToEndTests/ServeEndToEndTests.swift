@@ -31,6 +31,24 @@ struct ServeEndToEndTests {
         }
     }
 
+    @Test func everyThreadOfTheServerRunsUnderTheBatchPolicy() async throws {
+        let data = try temporaryDirectory()
+        let server = try ServerProcess(arguments: ["--data-dir", data])
+        defer { _ = server.stop() }
+        try await server.waitUntilServing("http://localhost:32768/health")
+        _ = try run("/usr/bin/curl", ["-s", "http://localhost:8016/health"])
+        // The scheduling policy is the 41st field of /proc/PID/task/TID/stat (after the name in
+        // parentheses, which may hold spaces): 3 is SCHED_BATCH, 0 the default.
+        let tasks = "/proc/\(server.process.processIdentifier)/task"
+        let threads = try FileManager.default.contentsOfDirectory(atPath: tasks)
+        #expect(threads.count > 4, "the event loops, Swift's threads and the audit log's writer")
+        for thread in threads {
+            let stat = try String(contentsOfFile: "\(tasks)/\(thread)/stat", encoding: .utf8)
+            let fields = try #require(stat.split(separator: ")").last).split(separator: " ")
+            #expect(fields[38] == "3", "thread \(thread) (\(stat.prefix(40))) is not under SCHED_BATCH")
+        }
+    }
+
     @Test func decidesOverHTTPAndKeepsTheRecordAcrossARestart() async throws {
         let data = try temporaryDirectory()
         let body = #"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf / --no-preserve-root"}}}"#
