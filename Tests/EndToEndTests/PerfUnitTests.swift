@@ -79,3 +79,41 @@ import Testing
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>") && svg.contains("<polyline"))
     }
 }
+
+/// How `acgs bench` judges an endpoint: against the bare run just before it, on the median of the
+/// rounds.
+@Suite struct BenchVerdictTests {
+    static func run(_ rate: Double, p99Milliseconds: Double) -> Wrk {
+        Wrk(requestsPerSecond: rate, p50: 0.001, p90: 0.002, p99: p99Milliseconds / 1000, errors: 0)
+    }
+
+    @Test func eachRoundIsComparedWithItsOwnBareRunAndTheMedianDecides() {
+        // The machine was twice as fast in the second round: so were both endpoints.
+        let pairs = [
+            (bare: Self.run(10_000, p99Milliseconds: 10), endpoint: Self.run(7_000, p99Milliseconds: 14)),
+            (bare: Self.run(20_000, p99Milliseconds: 5), endpoint: Self.run(14_000, p99Milliseconds: 7)),
+            (bare: Self.run(10_000, p99Milliseconds: 10), endpoint: Self.run(4_000, p99Milliseconds: 30)),
+        ]
+        let verdict = Bench.verdict("validate", pairs, minimumThroughput: .ofBare(0.5))
+        #expect(verdict.contains("throughput 0.70 of bare (0.70, 0.70, 0.40; target >= 0.50: met)"))
+        #expect(verdict.contains("P99 1.40 of bare (1.40, 1.40, 3.00; target <= 1.50: met)"))
+        // Judged against the first round's bare run, the second round's 14,000 req/s would have
+        // been 1.40 of bare. And one bad round does not decide, either way; two of three do.
+        let badTwice = Bench.verdict("validate", [pairs[0], pairs[2], pairs[2]], minimumThroughput: .ofBare(0.5))
+        #expect(badTwice.contains("target >= 0.50: NOT met"))
+        #expect(badTwice.contains("target <= 1.50: NOT met"))
+    }
+
+    @Test func theFastLaneIsJudgedOnItsOwnRate() {
+        let pairs = [(bare: Self.run(16_000, p99Milliseconds: 10), endpoint: Self.run(7_500, p99Milliseconds: 22))]
+        let verdict = Bench.verdict("reviews", pairs, minimumThroughput: .absolute(5_000))
+        #expect(verdict.contains("7500 req/s (7500; target >= 5000: met)"))
+        #expect(verdict.contains("P99 2.20 of bare (2.20; target <= 1.50: NOT met)"))
+    }
+
+    @Test func theMedianOfAnEvenCountIsTheMeanOfTheMiddleTwo() {
+        #expect(Bench.median([3, 1, 2]) == 2)
+        #expect(Bench.median([4, 1, 3, 2]) == 2.5)
+        #expect(Bench.median([]).isNaN)
+    }
+}
