@@ -8,10 +8,11 @@
 #   ALLOCATION_SITES=1 also records where objects are allocated (perf report on the file it names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-service=${1:-constitutional-ai}
-requests=${2:-5000}
-acgs=${3:-$PWD/.build/release/acgs}
-shift $(( $# < 3 ? $# : 3 )); [ "${1:-}" = "--" ] && shift
+# The arguments before `--` are positional; those after it go to acgs perf.
+positional=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do positional+=("$1"); shift; done; [ "${1:-}" = "--" ] && shift
+service=${positional[0]:-constitutional-ai}
+requests=${positional[1]:-5000}
+acgs=${positional[2]:-$PWD/.build/release/acgs}
 [ -x "$acgs" ] || { echo "build first: swift build -c release --product acgs"; exit 1; }
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)"; exit 1; }
 swiftlib=$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/linux
