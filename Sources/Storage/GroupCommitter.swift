@@ -6,9 +6,12 @@ import Synchronization
 /// item, in order (an audit index, for example).
 ///
 /// There is no writing task of its own: the submitter that finds nothing being written leads, that
-/// is writes the batch its own item opens, hands each other submitter of the batch its output, and
-/// passes the lead to the first item that arrived meanwhile. A batch is written on a task that
-/// waits for it anyway, with no task started and no thread woken for it.
+/// is writes the batch its own item opens, passes the lead to the first item that arrived meanwhile
+/// (first, so that the next write is queued before anything else), and hands each other submitter
+/// of the batch its output. A batch is written on a task that waits for it anyway, with no task
+/// started and no thread woken for it. The write runs in the leader's task, so a writer that stops
+/// on cancellation fails the batch if that task is cancelled: Hummingbird cancels a request's task
+/// only when the server itself is cancelled, not when a client goes away.
 public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     public typealias Writer = @Sendable ([Item]) async throws -> [Output]
 
