@@ -8,10 +8,7 @@
 #   SERVICE: constitutional-ai (default), auth or agent-hitl; BINARY: default .build/release/acgs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-service=${1:-constitutional-ai}
-requests=${2:-40000}
-acgs=${3:-$PWD/.build/release/acgs}
-[ -x "$acgs" ] || { echo "build first: swift build -c release --product acgs"; exit 1; }
+default_requests=40000
 . scripts/fresh-server.sh
 
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }

@@ -8,13 +8,10 @@
 #   ALLOCATION_SITES=1 also records where objects are allocated (perf report on the file it names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The arguments before `--` are positional; those after it go to acgs perf.
-positional=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do positional+=("$1"); shift; done; [ "${1:-}" = "--" ] && shift
-service=${positional[0]:-constitutional-ai}
-requests=${positional[1]:-5000}
-acgs=${positional[2]:-$PWD/.build/release/acgs}
-[ -x "$acgs" ] || { echo "build first: swift build -c release --product acgs"; exit 1; }
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)"; exit 1; }
+default_requests=5000
+. scripts/fresh-server.sh
+# Probes defined now apply to the server already running: perf attaches them when it counts.
 swiftlib=$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/linux
 libc=$(ldd "$acgs" | awk '/libc.so.6/ {print $3}')
 probe() { perf probe -q -x "$1" "$2" 2>/dev/null || true; }   # already defined is fine
@@ -22,7 +19,6 @@ for function in swift_job_run swift_task_switch swift_task_create swift_continua
 probe "$swiftlib/libswiftCore.so" swift_allocObject
 probe "$libc" malloc
 probe "$libc" fsync
-. scripts/fresh-server.sh
 load() { perf_load "$1" --connections 20 "${@:2}"; }
 load 200 "$@" >/dev/null   # the agent's creation and the admin's bcrypt sign-in, not counted
 events='probe_libswift_Concurrency:*,probe_libswiftCore:*,probe_libc:*'

@@ -8,12 +8,7 @@
 #   SERVICE: constitutional-ai (default), auth or agent-hitl; BINARY: default .build/release/acgs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The arguments before `--` are positional; those after it go to acgs perf.
-positional=(); while [ $# -gt 0 ] && [ "$1" != "--" ]; do positional+=("$1"); shift; done; [ "${1:-}" = "--" ] && shift
-service=${positional[0]:-constitutional-ai}
-requests=${positional[1]:-20000}
-acgs=${positional[2]:-$PWD/.build/release/acgs}
-[ -x "$acgs" ] || { echo "build first: swift build -c release --product acgs"; exit 1; }
+default_requests=20000
 . scripts/fresh-server.sh
 
 # One line per thread: name, voluntary and involuntary switches, user + system clock ticks.
