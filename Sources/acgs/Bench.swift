@@ -288,7 +288,10 @@ struct Bench: AsyncParsableCommand {
             let rates = pairs.map(\.endpoint.requestsPerSecond)
             throughput = String(format: "%.0f req/s (%@; target >= %.0f: %@)", median(rates), list(rates, "%.0f"), rate, met(median(rates) >= rate))
         }
-        return "  \(name): \(throughput), P99 \(String(format: "%.2f", p99Ratio)) of bare (\(list(p99Ratios, "%.2f")); target <= 1.50: \(met(p99Ratio <= 1.5)))"
+        let figures = "  \(name): \(throughput), P99 \(String(format: "%.2f", p99Ratio)) of bare (\(list(p99Ratios, "%.2f")); target <= 1.50: \(met(p99Ratio <= 1.5)))"
+        // Errors are fast to send: a run with any of them says nothing about the speed of the work.
+        let errors = pairs.reduce(0) { $0 + $1.bare.errors + $1.endpoint.errors }
+        return errors == 0 ? figures : "  \(name): NOT met, \(errors) non-2xx responses in its runs or their bare runs (figures void: \(figures.dropFirst(2)))"
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -111,6 +111,16 @@ import Testing
         #expect(verdict.contains("P99 2.20 of bare (2.20; target <= 1.50: NOT met)"))
     }
 
+    @Test func anyErrorResponseVoidsTheFigures() {
+        // An endpoint that answers 401 or 503 quickly would otherwise look fast.
+        var failing = Self.run(20_000, p99Milliseconds: 5)
+        failing.errors = 12
+        let pairs = [(bare: Self.run(10_000, p99Milliseconds: 10), endpoint: failing)]
+        let verdict = Bench.verdict("validate", pairs, minimumThroughput: .ofBare(0.5))
+        #expect(verdict.hasPrefix("  validate: NOT met, 12 non-2xx responses"))
+        #expect(verdict.contains("(figures void: validate: throughput 2.00 of bare"))
+    }
+
     @Test func theMedianOfAnEvenCountIsTheMeanOfTheMiddleTwo() {
         #expect(Bench.median([3, 1, 2]) == 2)
         #expect(Bench.median([4, 1, 3, 2]) == 2.5)
