@@ -62,6 +62,9 @@ extension ServeEndToEndTests {
                     + (result["unsent"].numberValue ?? -1))
             #expect(result["target_met"] == .bool(result["errors"] == 0), "\(result)")
             #expect(result["constitutional_compliance"] == true)
+            // The tool's own CPU per request: some, and less than the 2.5 s of the phase spread over its requests.
+            let generatorCPU = result["load_generator_cpu_us_per_request"].numberValue ?? -1
+            #expect(generatorCPU > 0 && generatorCPU < 2_500_000 / (result["requests"].numberValue ?? 1), "\(result)")
             let p50 = result["p50_latency_ms"].numberValue ?? -1, p99 = result["p99_latency_ms"].numberValue ?? -1
             #expect(p50 > 0 && p50 <= p99 && p99 <= result["max_latency_ms"].numberValue ?? -1)
         }

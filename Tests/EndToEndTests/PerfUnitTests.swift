@@ -49,6 +49,23 @@ import Testing
         #expect(!wrongHash.compliant && !wrongHash.targetMet)
     }
 
+    @Test func theLoadGeneratorsOwnCPUIsReportedPerRequestAndAsAShareOfACore() throws {
+        var measured = phase("auth", micros: (1...1000).map { UInt64($0) * 1000 })  // 500 req/s
+        measured.generatorCPUMicrosecondsPerRequest = 80
+        let summary = PerfSummary(
+            timestamp: Date(), hash: "cdd01ef066bc6cf2", mode: "test", services: [PerfServiceSummary(measured, targetP99: 5)], targetP99: 5,
+            targetThroughput: 1)
+        #expect(summary.table.contains("load generator CPU per request: auth 80 µs (0.04 of a core)"))
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(summary.jsonText.utf8))
+        #expect(json["service_results"][0]["load_generator_cpu_us_per_request"] == 80)
+        // Not measured (no request was sent): no line, and null rather than a made-up zero.
+        let unmeasured = PerfSummary(
+            timestamp: Date(), hash: "cdd01ef066bc6cf2", mode: "test", services: [PerfServiceSummary(phase("auth", micros: [1000]), targetP99: 5)],
+            targetP99: 5, targetThroughput: 1)
+        #expect(!unmeasured.table.contains("load generator"))
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(unmeasured.jsonText.utf8))["service_results"][0]["load_generator_cpu_us_per_request"] == .null)
+    }
+
     @Test func theJSONHasTheGuidesFields() throws {
         let summary = PerfSummary(
             timestamp: Date(), hash: "cdd01ef066bc6cf2", mode: "test",

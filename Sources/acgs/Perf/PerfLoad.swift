@@ -207,6 +207,19 @@ struct PerfPhaseResult: Sendable {
     var tally: PerfTally
     var seconds: Double
     var interrupted: Bool
+    /// This process's CPU time per request sent in the phase (warm-up included). On a machine the
+    /// server shares, the load generator takes that much from it for every request.
+    var generatorCPUMicrosecondsPerRequest: Double? = nil
+}
+
+/// The CPU time this process has used, user and system, in microseconds.
+enum ProcessCPU {
+    static func microseconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func micros(_ t: timeval) -> Double { Double(t.tv_sec) * 1e6 + Double(t.tv_usec) }
+        return micros(usage.ru_utime) + micros(usage.ru_stime)
+    }
 }
 
 enum PerfRunner {
@@ -232,16 +245,20 @@ enum PerfRunner {
         let drivers = (0..<options.connections).map {
             PerfDriver(loop: group.next(), workload: workload, plan: plan, index: $0, hash: hash, counters: counters)
         }
+        let cpuAtStart = ProcessCPU.microseconds()
         let progress = Task { await PerfProgress.run(service: workload.service, plan: plan, counters: counters) }
         let futures = drivers.map { $0.start() }
         var tally = PerfTally()
         for future in futures { tally.add(try await future.get()) }
         progress.cancel()
         await progress.value
+        let sent = counters.completed.load(ordering: .relaxed)
+        let cpu = sent > 0 ? (ProcessCPU.microseconds() - cpuAtStart) / Double(sent) : nil
         let last = tally.lastCompletion ?? .now()
         let seconds = max(0.001, Double((last - warmupEnd).nanoseconds) / 1e9)
         return PerfPhaseResult(
-            service: workload.service, label: workload.label, tally: tally, seconds: seconds, interrupted: counters.stop.load(ordering: .relaxed))
+            service: workload.service, label: workload.label, tally: tally, seconds: seconds, interrupted: counters.stop.load(ordering: .relaxed),
+            generatorCPUMicrosecondsPerRequest: cpu)
     }
 }
 

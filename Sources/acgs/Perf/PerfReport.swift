@@ -19,6 +19,8 @@ struct PerfServiceSummary: Sendable {
     /// (percentile, latency ms) points for the plot.
     var curve: [(Double, Double)]
     var targetP99: Double
+    /// The load generator's own CPU time per request (see `PerfPhaseResult`).
+    var generatorCPUMicroseconds: Double?
 
     init(_ phase: PerfPhaseResult, targetP99: Double) {
         let t = phase.tally
@@ -44,6 +46,7 @@ struct PerfServiceSummary: Sendable {
         max = empty ? 0 : ms(h.max)
         curve = empty ? [] : PerfPlot.percentiles.map { ($0, ms(h.valueAtPercentile($0))) }
         self.targetP99 = targetP99
+        generatorCPUMicroseconds = phase.generatorCPUMicrosecondsPerRequest
     }
 
     var errors: Int { statusErrors + ioErrors }
@@ -64,6 +67,7 @@ struct PerfServiceSummary: Sendable {
             "success_rate": .number(round3(successRate)), "constitutional_compliance": .bool(compliant),
             "compliant_responses": .number(Double(compliantResponses)), "target_met": .bool(targetMet),
             "status_counts": .object(Dictionary(uniqueKeysWithValues: statuses.map { (String($0.key), JSONValue.number(Double($0.value))) })),
+            "load_generator_cpu_us_per_request": generatorCPUMicroseconds.map { .number($0.rounded()) } ?? .null,
         ]
     }
 }
@@ -128,7 +132,17 @@ struct PerfSummary: Sendable {
             format: "total %.0f req/s (target >= %.0f: %@); P99 target <= %.2f ms; %d of %d services passed, %d compliant; all targets %@\n",
             totalThroughput, targetThroughput, throughputMet ? "met" : "NOT met", targetP99, services.filter(\.targetMet).count, services.count,
             services.filter(\.compliant).count, allTargetsMet ? "met" : "NOT met")
+        if let line = generatorLine { out += line + "\n" }
         return out
+    }
+
+    /// What the load generator itself spent: on a machine it shares with the server, its CPU is
+    /// taken from the server's, which an open-loop latency then includes.
+    var generatorLine: String? {
+        let figures = services.compactMap { s in
+            s.generatorCPUMicroseconds.map { String(format: "%@ %.0f µs (%.2f of a core)", s.service, $0, $0 * s.throughput / 1e6) }
+        }
+        return figures.isEmpty ? nil : "load generator CPU per request: " + figures.joined(separator: ", ")
     }
 
     var html: String {
