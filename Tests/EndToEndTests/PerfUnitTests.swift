@@ -56,6 +56,7 @@ import Testing
             timestamp: Date(), hash: "cdd01ef066bc6cf2", mode: "test", services: [PerfServiceSummary(measured, targetP99: 5)], targetP99: 5,
             targetThroughput: 1)
         #expect(summary.table.contains("load generator CPU per request: auth 80 µs (0.04 of a core)"))
+        #expect(summary.html.contains("<p>load generator CPU per request: auth 80 µs (0.04 of a core)</p>"))
         let json = try JSONDecoder().decode(JSONValue.self, from: Data(summary.jsonText.utf8))
         #expect(json["service_results"][0]["load_generator_cpu_us_per_request"] == 80)
         // Not measured (no request was sent): no line, and null rather than a made-up zero.

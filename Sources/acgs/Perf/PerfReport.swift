@@ -154,6 +154,7 @@ struct PerfSummary: Sendable {
         for row in rows { body += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>\n" }
         body += "</table>\n"
         body += String(format: "<p>total %.0f req/s (target &ge; %.0f: %@)</p>\n", totalThroughput, targetThroughput, throughputMet ? "met" : "NOT met")
+        if let line = generatorLine { body += "<p>\(esc(line))</p>\n" }
         for s in services {
             body += "<h2>\(esc(s.service)) &middot; \(esc(s.label))</h2>\n" + PerfPlot.svg(s.curve, targetP99: s.targetP99) + "\n"
         }
