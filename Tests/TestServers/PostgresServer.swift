@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -175,25 +176,43 @@ public struct TestServerError: Error, CustomStringConvertible {
 }
 
 /// A loopback TCP port that nothing listens on now: bound to port 0, read back, released.
+/// Free loopback ports for test servers.
 public enum FreePort {
+    /// Every port handed out in this process, so that two servers never get the same one.
+    private static let given = Mutex<Set<Int>>([])
+
+    /// A port nothing listens on, taken below the kernel's range for the local ports of outgoing
+    /// connections. A port from that range (what binding port 0 returns) could be taken by any client
+    /// socket of the tests between this check and the server's own bind, and the server then failed
+    /// to start with "address already in use".
     public static func next() throws -> Int {
+        let upper = min(ephemeralLowerBound(), 65_536)
+        for _ in 0..<500 {
+            let port = Int.random(in: 10_000..<upper)
+            guard given.withLock({ $0.insert(port).inserted }) else { continue }
+            if canBind(port) { return port }
+        }
+        throw TestServerError("no free port below \(upper)")
+    }
+
+    /// The first port of `net.ipv4.ip_local_port_range` (32768 by default).
+    static func ephemeralLowerBound() -> Int {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let first = range.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
+        return max(first ?? 32_768, 10_001)
+    }
+
+    static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestServerError("socket() failed") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TestServerError("bind() failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TestServerError("getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 }
 

@@ -32,7 +32,7 @@ public actor RedisServer {
         var lastError: (any Error)?
         // A port found free can be taken by another test's server before this one binds it: try a few.
         for _ in 0..<3 {
-            let server = try RedisServer(port: try freePort(), password: password, executable: executable)
+            let server = try RedisServer(port: try FreePort.next(), password: password, executable: executable)
             do {
                 try await server.launch()
                 return server
@@ -204,18 +204,6 @@ public actor RedisServer {
     /// A command in RESP, safe for any argument (inline commands split on spaces).
     private static func command(_ arguments: [String]) -> String {
         "*\(arguments.count)\r\n" + arguments.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
-    }
-
-    /// A port nothing listens on now, below the kernel's range for outgoing connections (32768
-    /// and up on Linux), so that no client connection takes it while a server is down for a restart.
-    static func freePort() throws -> Int {
-        for _ in 0..<100 {
-            let port = Int.random(in: 20000..<32000)
-            let socket = try LoopbackSocket()
-            defer { socket.close() }
-            if socket.bind(port: port) { return port }
-        }
-        throw RedisServerError.noFreePort
     }
 }
 
