@@ -220,7 +220,6 @@ struct Bench: AsyncParsableCommand {
                  CanonicalJSON.encode(BenchInputs.fastLaneReview), apiKey, .absolute(5_000)),
             ]
             var pairs = Array(repeating: [(bare: Wrk, endpoint: Wrk)](), count: governed.count)
-            var errors = (bare: 0, governed: 0)
             for round in 1...rounds {
                 print("\nround \(round) of \(rounds)")
                 print(pad("endpoint", 44) + pad("req/s", 12) + pad("p50", 11) + pad("p90", 11) + "p99")
@@ -230,8 +229,6 @@ struct Bench: AsyncParsableCommand {
                     let run = try load(endpoint.url, endpoint.body, endpoint.bearer)
                     print(run.row(endpoint.name) + (run.errors > 0 ? "  (\(run.errors) non-2xx)" : ""))
                     pairs[i].append((bareRun, run))
-                    errors.bare += bareRun.errors
-                    errors.governed += run.errors
                 }
                 if round == 1 {
                     // The other credential a client may send: shown, not judged.
@@ -259,7 +256,9 @@ struct Bench: AsyncParsableCommand {
                 print(Self.verdict(endpoint.name, pairs, minimumThroughput: endpoint.throughput))
             }
             let stored = try await store.count()
-            print("decisions durably recorded in the audit log during the run: \(stored); non-2xx responses: bare \(errors.bare), governed \(errors.governed)")
+            let runs = pairs.joined()
+            print(
+                "decisions durably recorded in the audit log during the run: \(stored); non-2xx responses: bare \(runs.reduce(0) { $0 + $1.bare.errors }), governed \(runs.reduce(0) { $0 + $1.endpoint.errors })")
             await services.triggerGracefulShutdown()
             try await group.waitForAll()
         }

@@ -175,7 +175,6 @@ public struct TestServerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A loopback TCP port that nothing listens on now: bound to port 0, read back, released.
 /// Free loopback ports for test servers.
 public enum FreePort {
     /// Every port handed out in this process, so that two servers never get the same one.
@@ -203,16 +202,9 @@ public enum FreePort {
     }
 
     static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        guard let socket = try? LoopbackSocket() else { return false }
+        defer { socket.close() }
+        return socket.bind(port: port)
     }
 }
 

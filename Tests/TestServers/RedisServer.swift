@@ -226,7 +226,8 @@ public enum RedisServerError: Error, CustomStringConvertible {
 }
 
 /// A TCP socket on 127.0.0.1 with short timeouts, enough to probe a server.
-private struct LoopbackSocket {
+/// A blocking loopback TCP socket, for the test servers' own checks.
+struct LoopbackSocket {
     let descriptor: Int32
 
     init() throws {
