@@ -278,4 +278,50 @@ struct AuthRouterTests {
         #expect(out.status == .ok)
         #expect(after.status == .unauthorized)
     }
+
+    /// Bodies that a route taking no parameters must refuse.
+    enum UnwantedBody: String, CaseIterable {
+        case malformed, array, unknownField, null, oversized
+
+        var text: String {
+            switch self {
+            case .malformed: #"{"a":"#
+            case .array: "[1]"
+            case .unknownField: #"{"refresh_token": "x"}"#
+            case .null: "null"
+            case .oversized: #"{"a": ""# + String(repeating: "x", count: 70_000) + #""}"#
+            }
+        }
+    }
+
+    /// Logout and MFA enrolment take no parameters: a body other than nothing or `{}` is refused
+    /// before anything happens (the session stays open, no second factor is started).
+    @Test(arguments: UnwantedBody.allCases)
+    func logoutAndEnrolmentRefuseABody(_ body: UnwantedBody) async throws {
+        let h = try await Harness()
+        let (user, token) = try await h.signIn(roles: [.reviewer], username: "noor")
+        let (logout, enroll, me) = try await h.test(service: .auth) { client in
+            let a = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: h.headers(bearer: .some(token)), body: ByteBuffer(json: body.text))
+            let b = try await client.execute(uri: "/api/v1/auth/mfa/enroll", method: .post, headers: h.headers(bearer: .some(token)), body: ByteBuffer(json: body.text))
+            let c = try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: h.headers(bearer: .some(token)))
+            return (a, b, c)
+        }
+        let (status, code): (HTTPResponse.Status, String) = body == .oversized ? (.contentTooLarge, "body_too_large") : (.badRequest, "invalid_json")
+        #expect(logout.status == status && logout.errorCode == code, "\(logout.json)")
+        #expect(enroll.status == status && enroll.errorCode == code, "\(enroll.json)")
+        #expect(me.status == .ok, "a refused logout leaves the session open")
+        #expect(try await h.auth.repository.user(id: user.id)?.totpSecret == nil, "a refused enrolment starts no second factor")
+    }
+
+    @Test func logoutAndEnrolmentTakeAnEmptyObject() async throws {
+        let h = try await Harness()
+        let (_, token) = try await h.signIn(roles: [.reviewer], username: "ines")
+        let (enroll, logout) = try await h.test(service: .auth) { client in
+            let a = try await client.execute(uri: "/api/v1/auth/mfa/enroll", method: .post, headers: h.headers(bearer: .some(token)), body: ByteBuffer(json: "{}"))
+            let b = try await client.execute(uri: "/api/v1/auth/logout", method: .post, headers: h.headers(bearer: .some(token)), body: ByteBuffer(json: "{ }"))
+            return (a, b)
+        }
+        #expect(enroll.status == .ok)
+        #expect(logout.status == .ok)
+    }
 }

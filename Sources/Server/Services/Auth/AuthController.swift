@@ -129,6 +129,7 @@ struct AuthController {
 
     @Sendable func logout(_ request: Request, context: Context) async throws -> Response {
         guard let principal = context.principal else { throw AuthenticationMiddleware.unauthorized("authentication required", error: nil) }
+        try await request.emptyJSONObjectBody(limit: Self.maxBodyBytes)
         do { try await auth.logout(principal) } catch { throw Self.apiError(error) }
         return JSONResponse.make(["logged_out": true])
     }
@@ -276,6 +277,7 @@ struct AuthController {
 
     @Sendable func enrollMFA(_ request: Request, context: Context) async throws -> Response {
         guard let p = context.principal, p.kind == .user else { throw APIError(.forbidden, code: "forbidden", message: "second factors are for people") }
+        try await request.emptyJSONObjectBody(limit: Self.maxBodyBytes)
         let (uri, codes) = try await run { try await auth.enrollTOTP(userId: p.id) }
         var response = JSONResponse.make(["otpauth_uri": .string(uri), "recovery_codes": .array(codes.map(JSONValue.string))])
         response.headers[.cacheControl] = "no-store"
