@@ -34,8 +34,17 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "First of the two loopback ports used by the HTTP benchmark.")
     var portBase = 19_080
 
+    @Option(help: "Seconds of the durable flush probe (0 skips it).")
+    var flushSeconds = 10
+
+    @Option(help: "Directory whose disk the flush probe measures: the data directory of a deployment, say (default: the temporary directory, where the benchmark keeps its stores).")
+    var flushDirectory: String?
+
     @Flag(help: "Only the in-process evaluation benchmark.")
     var evaluationOnly = false
+
+    @Flag(help: "Only the durable flush probe: is this disk fast enough for durable decisions?")
+    var flushOnly = false
 
     @Flag(help: "Also run the validate endpoint with decisions kept in memory, to separate the cost of durability.")
     var compareMemoryStore = false
@@ -44,6 +53,7 @@ struct Bench: AsyncParsableCommand {
         guard rounds >= 1, duration >= 1, connections >= 1 else {
             throw ValidationError("--rounds, --duration and --connections must be at least 1")
         }
+        guard flushSeconds >= 0 else { throw ValidationError("--flush-seconds must be 0 or more") }
     }
 
     func run() async throws {
@@ -52,8 +62,12 @@ struct Bench: AsyncParsableCommand {
         #endif
         // As `acgs serve` runs: the bare endpoint and the governed ones share the process, and so the policy.
         ThreadScheduling.favourThroughput()
+        if flushOnly { return try await flushBenchmark() }
         try evaluationBenchmark()
         if evaluationOnly { return }
+        // Before anything writes: a disk still writing back (or discarding) a benchmark's files
+        // would be measured instead of the disk itself.
+        try await flushBenchmark()
         try await storageBenchmark()
         try await httpBenchmark()
     }
@@ -150,6 +164,20 @@ struct Bench: AsyncParsableCommand {
         print(String(format: "%.0f appends/s", Double(latencies.count) / Double(seconds))
             + "  p50 \(ms(latencies[latencies.count / 2]))  p99 \(ms(latencies[latencies.count * 99 / 100]))  max \(ms(latencies[latencies.count - 1]))")
         print("full verification of the \(report.entriesChecked) entries: \(ms(verifyTime)), \(report.valid ? "valid" : "INVALID: \(report.problems.first?.description ?? "")")")
+    }
+
+    // MARK: the disk's flushes
+
+    /// The disk's own flush latencies and stalls, which every durable decision inherits.
+    func flushBenchmark() async throws {
+        guard flushSeconds > 0 else { return }
+        let directory = flushDirectory ?? FileManager.default.temporaryDirectory.path
+        let probe = FlushProbe(directory: directory, seconds: Double(flushSeconds))
+        // On a thread of its own: the probe sleeps between flushes.
+        let profile = try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try probe.run() }) }.start()
+        }
+        print(profile.report(directory: directory, probe: probe))
     }
 
     // MARK: HTTP
