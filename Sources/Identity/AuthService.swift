@@ -229,7 +229,9 @@ public final class AuthService: Sendable {
         let succeeded = user
         try await store { try await repository.updateUser(succeeded) }
         try await recordEvent(AuthEvent(.loginSucceeded, actor: user.id, subject: user.id, at: now))
-        return try await issue(subjectId: user.id, kind: .user, name: user.username, roles: user.roles, family: nil, now: now)
+        let refresh = newRefreshToken(subjectId: user.id, kind: .user, family: nil, now: now)
+        try await store { try await repository.createRefreshToken(refresh.record) }
+        return try await issue(subjectId: user.id, kind: .user, name: user.username, roles: user.roles, refreshToken: refresh.token, now: now)
     }
 
     /// `grant_type=api_key`: an agent exchanges its key for an access token.
@@ -244,9 +246,7 @@ public final class AuthService: Sendable {
             throw .invalidCredentials
         }
         try await recordEvent(AuthEvent(.loginSucceeded, actor: principal.id, subject: principal.apiKeyId, at: now, details: ["method": "api_key"]))
-        var grant = try await issue(subjectId: principal.id, kind: .agent, name: principal.name, roles: Array(principal.roles), family: nil, now: now, withRefresh: false)
-        grant.refreshToken = nil
-        return grant
+        return try await issue(subjectId: principal.id, kind: .agent, name: principal.name, roles: Array(principal.roles), refreshToken: nil, now: now)
     }
 
     /// `grant_type=refresh_token`: single use. A spent token presented again means it was stolen
@@ -255,8 +255,14 @@ public final class AuthService: Sendable {
         guard let record = try await store({ try await repository.refreshToken(hash: Credentials.sha256(token)) }),
             record.revokedAt == nil, record.expiresAt > now
         else { throw .invalidToken("invalid refresh token") }
-        let first = try await store { try await repository.markRefreshTokenUsed(id: record.id, at: now) }
-        guard record.usedAt == nil, first else {
+        // The successor is stored in the same step that spends the token: a concurrent use of the
+        // same token, which fails and revokes the family, then revokes the successor too.
+        let successor = newRefreshToken(subjectId: record.subjectId, kind: record.subjectKind, family: record.familyId, now: now)
+        var rotated = false
+        if record.usedAt == nil {
+            rotated = try await store { try await repository.rotateRefreshToken(id: record.id, at: now, successor: successor.record) }
+        }
+        guard rotated else {
             try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
             try await recordEvent(AuthEvent(.refreshReuseDetected, actor: record.subjectId, subject: record.familyId, at: now))
             throw .invalidToken("invalid refresh token")
@@ -266,21 +272,34 @@ public final class AuthService: Sendable {
         switch record.subjectKind {
         case .user:
             guard let user = try await store({ try await repository.user(id: record.subjectId) }), user.status == .active else {
+                try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
                 throw .invalidToken("identity is not active")
             }
             (name, roles) = (user.username, user.roles)
         case .agent:
             guard let agent = try await store({ try await repository.agent(id: record.subjectId) }), agent.status == .active else {
+                try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
                 throw .invalidToken("identity is not active")
             }
             (name, roles) = (agent.name, agent.roles)
         }
         try await recordEvent(AuthEvent(.tokenRefreshed, actor: record.subjectId, subject: record.familyId, at: now))
-        return try await issue(subjectId: record.subjectId, kind: record.subjectKind, name: name, roles: roles, family: record.familyId, now: now)
+        return try await issue(subjectId: record.subjectId, kind: record.subjectKind, name: name, roles: roles, refreshToken: successor.token, now: now)
     }
 
+    /// A new refresh token in `family` (a new family when nil): the token to hand out once, and
+    /// its record, which keeps only the token's digest.
+    func newRefreshToken(subjectId: String, kind: SubjectKind, family: String?, now: Date) -> (token: String, record: RefreshTokenRecord) {
+        let token = Credentials.newRefreshToken()
+        let record = RefreshTokenRecord(
+            id: Credentials.newId("rtk"), familyId: family ?? Credentials.newId("fam"), subjectId: subjectId, subjectKind: kind,
+            hash: Credentials.sha256(token), createdAt: now, expiresAt: now.addingTimeInterval(policy.refreshTokenLifetime.seconds))
+        return (token, record)
+    }
+
+    /// Signs an access token and grants it, with the refresh token already stored for it, if any.
     func issue(
-        subjectId: String, kind: SubjectKind, name: String, roles: [Role], family: String?, now: Date, withRefresh: Bool = true
+        subjectId: String, kind: SubjectKind, name: String, roles: [Role], refreshToken refresh: String?, now: Date
     ) async throws(AuthError) -> TokenGrant {
         let issued: (token: String, claims: AccessClaims)
         do {
@@ -288,15 +307,6 @@ public final class AuthService: Sendable {
                 subject: subjectId, kind: kind.rawValue, name: name, roles: roles.map(\.rawValue), constitutionalHash: constitutionalHash(), now: now)
         } catch {
             throw .invalidRequest("could not sign a token")
-        }
-        var refresh: String?
-        if withRefresh {
-            let token = Credentials.newRefreshToken()
-            let record = RefreshTokenRecord(
-                id: Credentials.newId("rtk"), familyId: family ?? Credentials.newId("fam"), subjectId: subjectId, subjectKind: kind,
-                hash: Credentials.sha256(token), createdAt: now, expiresAt: now.addingTimeInterval(policy.refreshTokenLifetime.seconds))
-            try await store { try await repository.createRefreshToken(record) }
-            refresh = token
         }
         try await recordEvent(AuthEvent(.tokenIssued, actor: subjectId, subject: issued.claims.tokenId, at: now))
         let principal = Principal(

@@ -19,6 +19,30 @@ func makeAuth() async throws -> (AuthService, RecordingAuthEventSink) {
 
 @Suite("Auth service")
 struct AuthServiceTests {
+    /// A refresh token presented several times at once (a thief and its owner, say): one use wins,
+    /// the others are reuse, and reuse revokes the family, the winner's new token included, however
+    /// the uses interleave.
+    @Test func aRefreshTokenUsedSeveralTimesAtOnceLeavesNoLiveSuccessor() async throws {
+        let (auth, events) = try await makeAuth()
+        _ = try await auth.createUser(username: "mia", password: "correct horse battery staple", roles: [.reviewer], by: nil)
+        for trial in 0..<20 {
+            let grant = try await auth.passwordGrant(username: "mia", password: "correct horse battery staple", otp: nil)
+            let refresh = try #require(grant.refreshToken)
+            let outcomes = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<4 { group.addTask { try? await auth.refreshGrant(refresh).refreshToken } }
+                return await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            let winners = outcomes.compactMap { $0 }
+            #expect(winners.count == 1, "trial \(trial): one use wins")
+            for successor in winners {
+                await #expect(throws: AuthError.invalidToken("invalid refresh token"), "trial \(trial): the family is revoked") {
+                    try await auth.refreshGrant(successor)
+                }
+            }
+        }
+        #expect(events.events.filter { $0.kind == .refreshReuseDetected }.count >= 20, "each trial's reuse is recorded")
+    }
+
     @Test func validationsAreCachedAndStillRevocable() async throws {
         let (auth, _) = try await makeAuth()
         let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)

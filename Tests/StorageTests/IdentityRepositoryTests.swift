@@ -50,6 +50,11 @@ enum Fixture {
             id: id, familyId: family, subjectId: subject, subjectKind: kind, hash: "rt-\(id)", createdAt: at(0, ms: 999),
             expiresAt: at(3600))
     }
+
+    /// The token that would replace `id` when it is spent (`attempt` tells concurrent tries apart).
+    static func successor(of id: String, family: String = "f1", attempt: Int = 0) -> RefreshTokenRecord {
+        token("\(id)-next\(attempt)", family: family)
+    }
 }
 
 @Suite("Identity store, every backend")
@@ -131,7 +136,7 @@ struct IdentityRepositoryTests {
             try await repo.deleteUser(id: "u1")
             #expect(try await repo.refreshToken(hash: "rt-t1") == nil)
             #expect(try await repo.refreshToken(hash: "rt-t2") != nil)
-            #expect(try await repo.markRefreshTokenUsed(id: "t1", at: F.at(1)) == false)
+            #expect(try await repo.rotateRefreshToken(id: "t1", at: F.at(1), successor: F.successor(of: "t1", attempt: 1)) == false)
         }
     }
 
@@ -225,7 +230,9 @@ struct IdentityRepositoryTests {
             var fresh = F.token("fresh")
             fresh.expiresAt = F.at(7200)
             try await repo.createRefreshToken(fresh)
-            #expect(try await repo.markRefreshTokenUsed(id: "fresh", at: F.at(10)))
+            var next = F.successor(of: "fresh", attempt: 10)
+            next.expiresAt = F.at(7200)
+            #expect(try await repo.rotateRefreshToken(id: "fresh", at: F.at(10), successor: next))
             #expect(try await repo.pruneRefreshTokens(before: F.at(3600)) == 1)
             #expect(try await repo.refreshToken(hash: "rt-old") == nil)
             #expect(try await repo.refreshToken(hash: "rt-fresh")?.usedAt != nil, "a spent token stays until it expires")
@@ -248,20 +255,23 @@ struct IdentityRepositoryTests {
             sameHash.hash = t1.hash
             await #expect(throws: IdentityStoreError.conflict("refresh_tokens.hash")) { try await repo.createRefreshToken(sameHash) }
 
-            #expect(try await repo.markRefreshTokenUsed(id: "t1", at: F.at(10)) == true)
-            #expect(try await repo.markRefreshTokenUsed(id: "t1", at: F.at(11)) == false)
+            #expect(try await repo.rotateRefreshToken(id: "t1", at: F.at(10), successor: F.successor(of: "t1", attempt: 10)) == true)
+            #expect(try await repo.rotateRefreshToken(id: "t1", at: F.at(11), successor: F.successor(of: "t1", attempt: 11)) == false)
             #expect(try await repo.refreshToken(hash: "rt-t1")?.usedAt == F.at(10))
-            #expect(try await repo.markRefreshTokenUsed(id: "none", at: F.at(10)) == false)
+            #expect(try await repo.refreshToken(hash: "rt-t1-next10") == F.successor(of: "t1", attempt: 10), "the successor is stored with the spend")
+            #expect(try await repo.refreshToken(hash: "rt-t1-next11") == nil, "a failed spend stores nothing")
+            #expect(try await repo.rotateRefreshToken(id: "none", at: F.at(10), successor: F.successor(of: "none", attempt: 10)) == false)
 
             // Revoked tokens cannot be used, nor can tokens stored as used already.
             try await repo.createRefreshToken(F.token("t2", family: "f2"))
             try await repo.revokeRefreshFamily("f2", at: F.at(20))
-            #expect(try await repo.markRefreshTokenUsed(id: "t2", at: F.at(21)) == false)
+            #expect(try await repo.rotateRefreshToken(id: "t2", at: F.at(21), successor: F.successor(of: "t2", attempt: 21)) == false)
+            #expect(try await repo.refreshToken(hash: "rt-t2-next21") == nil)
             #expect(try await repo.refreshToken(hash: "rt-t2")?.usedAt == nil)
             var spent = F.token("t3", family: "f3")
             spent.usedAt = F.at(1)
             try await repo.createRefreshToken(spent)
-            #expect(try await repo.markRefreshTokenUsed(id: "t3", at: F.at(2)) == false)
+            #expect(try await repo.rotateRefreshToken(id: "t3", at: F.at(2), successor: F.successor(of: "t3", attempt: 2)) == false)
         }
     }
 
@@ -273,11 +283,15 @@ struct IdentityRepositoryTests {
                 try await repo.createRefreshToken(F.token(id, family: "f\(i)"))
                 let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
                     for attempt in 0..<2 {
-                        group.addTask { try await repo.markRefreshTokenUsed(id: id, at: F.at(attempt)) }
+                        group.addTask {
+                            try await repo.rotateRefreshToken(id: id, at: F.at(attempt), successor: F.successor(of: id, family: "f\(i)", attempt: attempt))
+                        }
                     }
                     return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
                 }
                 #expect(wins == 1, "token \(id)")
+                let successors = [try await repo.refreshToken(hash: "rt-\(id)-next0"), try await repo.refreshToken(hash: "rt-\(id)-next1")]
+                #expect(successors.compactMap { $0 }.count == 1, "only the winner's successor is stored")
             }
         }
     }
@@ -295,7 +309,7 @@ struct IdentityRepositoryTests {
             #expect(try await repo.refreshToken(hash: "rt-a")?.revokedAt == F.at(30))
             #expect(try await repo.refreshToken(hash: "rt-b")?.revokedAt == F.at(5), "an earlier revocation stays")
             #expect(try await repo.refreshToken(hash: "rt-c")?.revokedAt == nil)
-            #expect(try await repo.markRefreshTokenUsed(id: "c", at: F.at(31)) == true)
+            #expect(try await repo.rotateRefreshToken(id: "c", at: F.at(31), successor: F.successor(of: "c", attempt: 31)) == true)
             try await repo.revokeRefreshFamily("no-such-family", at: F.at(30))
         }
     }
@@ -311,8 +325,8 @@ struct IdentityRepositoryTests {
             #expect(try await repo.refreshToken(hash: "rt-a")?.revokedAt == F.at(40))
             #expect(try await repo.refreshToken(hash: "rt-b")?.revokedAt == F.at(40))
             #expect(try await repo.refreshToken(hash: "rt-c")?.revokedAt == nil)
-            #expect(try await repo.markRefreshTokenUsed(id: "a", at: F.at(41)) == false)
-            #expect(try await repo.markRefreshTokenUsed(id: "c", at: F.at(41)) == true)
+            #expect(try await repo.rotateRefreshToken(id: "a", at: F.at(41), successor: F.successor(of: "a", attempt: 41)) == false)
+            #expect(try await repo.rotateRefreshToken(id: "c", at: F.at(41), successor: F.successor(of: "c", attempt: 41)) == true)
         }
     }
 
@@ -371,7 +385,7 @@ struct SQLiteIdentityRepositoryTests {
         try await first.createAgent(F.agent("a1"))
         try await first.createAPIKey(F.key("k1", agent: "a1"))
         try await first.createRefreshToken(F.token("t1"))
-        #expect(try await first.markRefreshTokenUsed(id: "t1", at: F.at(3)))
+        #expect(try await first.rotateRefreshToken(id: "t1", at: F.at(3), successor: F.successor(of: "t1", attempt: 3)))
         try await first.revokeAccessToken(jti: "j1", expiresAt: F.at(100))
         try await first.close()
 

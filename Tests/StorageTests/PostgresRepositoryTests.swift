@@ -41,11 +41,13 @@ struct PostgresRepositoryTests {
                 let other = PostgresIdentityRepository(store: replica)
                 for i in 0..<30 {
                     try await one.createRefreshToken(F.token("t\(i)", family: "f\(i)"))
-                    async let first = one.markRefreshTokenUsed(id: "t\(i)", at: F.at(1))
-                    async let second = other.markRefreshTokenUsed(id: "t\(i)", at: F.at(2))
+                    async let first = one.rotateRefreshToken(id: "t\(i)", at: F.at(1), successor: F.successor(of: "t\(i)", family: "f\(i)", attempt: 1))
+                    async let second = other.rotateRefreshToken(id: "t\(i)", at: F.at(2), successor: F.successor(of: "t\(i)", family: "f\(i)", attempt: 2))
                     let (a, b) = try await (first, second)
                     #expect(a != b, "token t\(i): exactly one use wins")
                     #expect(try await one.refreshToken(hash: "rt-t\(i)")?.usedAt == F.at(a ? 1 : 2), "the winner's time stays")
+                    #expect(try await one.refreshToken(hash: "rt-t\(i)-next\(a ? 1 : 2)") != nil, "the winner's successor is stored")
+                    #expect(try await one.refreshToken(hash: "rt-t\(i)-next\(a ? 2 : 1)") == nil, "the loser's is not")
                 }
             }
         }

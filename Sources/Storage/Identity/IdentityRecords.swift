@@ -178,9 +178,11 @@ public protocol IdentityRepository: Sendable {
     // Refresh tokens
     func createRefreshToken(_ token: RefreshTokenRecord) async throws
     func refreshToken(hash: String) async throws -> RefreshTokenRecord?
-    /// Sets `usedAt` only if the token is unused and not revoked, atomically; false otherwise (a
-    /// second use of the same token, possibly concurrent, must see false).
-    func markRefreshTokenUsed(id: String, at: Date) async throws -> Bool
+    /// Spends a token and stores its successor in one atomic step: only if the token is unused
+    /// and not revoked; false otherwise, and nothing is stored (a second use of the same token,
+    /// possibly concurrent, must see false). Because the successor exists as soon as the token is
+    /// seen spent, a family revocation that follows a failed use always reaches it.
+    func rotateRefreshToken(id: String, at: Date, successor: RefreshTokenRecord) async throws -> Bool
     /// Revokes every not yet revoked token of the family.
     func revokeRefreshFamily(_ familyId: String, at: Date) async throws
     /// Revokes every not yet revoked token of a subject (logout everywhere, suspension).

@@ -122,8 +122,9 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         refreshTokenIdsByHash[hash].flatMap { refreshTokens[$0] }
     }
 
-    public func markRefreshTokenUsed(id: String, at: Date) -> Bool {
+    public func rotateRefreshToken(id: String, at: Date, successor: RefreshTokenRecord) throws -> Bool {
         guard let token = refreshTokens[id], token.usedAt == nil, token.revokedAt == nil else { return false }
+        try createRefreshToken(successor)
         refreshTokens[id]?.usedAt = StoredDate.normalized(at)
         return true
     }

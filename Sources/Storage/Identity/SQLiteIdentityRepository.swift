@@ -250,11 +250,24 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         try await connection.query("SELECT * FROM refresh_tokens WHERE hash = ?", [.text(hash)]).first.map(Self.decodeRefreshToken)
     }
 
-    public func markRefreshTokenUsed(id: String, at: Date) async throws -> Bool {
-        // Compare-and-set in one statement: of two concurrent uses, only one finds `used_at` empty.
-        let rows = try await connection.query(
-            "UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL RETURNING id",
-            [Self.date(at), .text(id)])
+    public func rotateRefreshToken(id: String, at: Date, successor: RefreshTokenRecord) async throws -> Bool {
+        // One transaction: a compare-and-set (of two concurrent uses, only one finds `used_at`
+        // empty), then the successor, inserted only if that statement changed the row.
+        let rows = try await write(Self.refreshTokens) {
+            try await connection.writer.write([
+                ("UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL", [Self.date(at), .text(id)]),
+                (
+                    """
+                    INSERT INTO refresh_tokens (id, family_id, subject_id, subject_kind, hash, created_at, expires_at, used_at, revoked_at)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, NULL, NULL WHERE changes() = 1 RETURNING id
+                    """,
+                    [
+                        .text(successor.id), .text(successor.familyId), .text(successor.subjectId), .text(successor.subjectKind.rawValue),
+                        .text(successor.hash), Self.date(successor.createdAt), Self.date(successor.expiresAt),
+                    ]
+                ),
+            ])
+        }
         return !rows.isEmpty
     }
 

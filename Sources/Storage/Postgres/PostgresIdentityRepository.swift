@@ -232,11 +232,20 @@ public final class PostgresIdentityRepository: IdentityRepository {
         try await store.query("SELECT * FROM refresh_tokens WHERE hash = \(hash)").first.map(Self.decodeRefreshToken)
     }
 
-    public func markRefreshTokenUsed(id: String, at: Date) async throws -> Bool {
-        // Compare-and-set in one statement: a concurrent second use waits on the row lock, then
-        // re-checks the condition against the committed row and finds `used_at` set.
-        let rows = try await store.query(
-            "UPDATE refresh_tokens SET used_at = \(timestamp: at) WHERE id = \(id) AND used_at IS NULL AND revoked_at IS NULL RETURNING id")
+    public func rotateRefreshToken(id: String, at: Date, successor: RefreshTokenRecord) async throws -> Bool {
+        // One statement: a compare-and-set (a concurrent second use waits on the row lock, then
+        // re-checks the condition against the committed row and finds `used_at` set), and the
+        // successor, inserted only for the row it changed.
+        let rows = try await write(
+            Self.refreshTokens, otherUniqueValue: successor.hash,
+            """
+            WITH spent AS (
+                UPDATE refresh_tokens SET used_at = \(timestamp: at) WHERE id = \(id) AND used_at IS NULL AND revoked_at IS NULL RETURNING id)
+            INSERT INTO refresh_tokens (id, family_id, subject_id, subject_kind, hash, created_at, expires_at, used_at, revoked_at)
+            SELECT \(successor.id), \(successor.familyId), \(successor.subjectId), \(successor.subjectKind.rawValue), \(successor.hash),
+                \(timestamp: successor.createdAt), \(timestamp: successor.expiresAt), NULL, NULL FROM spent
+            RETURNING id
+            """)
         return !rows.isEmpty
     }
 
