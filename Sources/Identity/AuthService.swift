@@ -179,55 +179,47 @@ public final class AuthService: Sendable {
     /// recovery code. Every failure is the same `invalidCredentials` (or `mfaRequired` after a correct
     /// password), so nothing tells whether a username exists or is locked.
     public func passwordGrant(username: String, password: String, otp: String?, now: Date = Date()) async throws(AuthError) -> TokenGrant {
-        guard var user = try await store({ try await repository.user(username: username) }) else {
+        guard let user = try await store({ try await repository.user(username: username) }) else {
             _ = Bcrypt.verify(password, hash: decoyHash)
             try await recordEvent(AuthEvent(.loginFailed, actor: nil, subject: nil, at: now, details: ["reason": "unknown_user"]))
             throw .invalidCredentials
         }
-        if let until = user.lockedUntil, until > now {
+        // Counted before the password is checked, in one atomic step, so that guesses sent at once
+        // are counted as they arrive: the fifth locks the account, and the rest are refused unchecked.
+        let lockUntil = now.addingTimeInterval(policy.lockoutDuration.seconds)
+        let admission = try await store {
+            try await repository.beginLoginAttempt(userId: user.id, at: now, maxFailures: policy.maxFailedLogins, lockUntil: lockUntil)
+        }
+        guard admission != .refused else {
             _ = Bcrypt.verify(password, hash: decoyHash)
             try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "locked"]))
             throw .invalidCredentials
         }
+        let lockedNow = admission == .admittedAndLocked
         guard Bcrypt.verify(password, hash: user.passwordHash) else {
-            user.failedAttempts += 1
-            var reason = "bad_password"
-            if user.failedAttempts >= policy.maxFailedLogins {
-                user.lockedUntil = now.addingTimeInterval(policy.lockoutDuration.seconds)
-                user.failedAttempts = 0
-                reason = "locked_out"
-                try await recordEvent(AuthEvent(.lockedOut, actor: user.id, subject: user.id, at: now))
-            }
-            user.updatedAt = now
-            let failed = user
-            try await store { try await repository.updateUser(failed) }
-            try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": reason]))
+            if lockedNow { try await recordEvent(AuthEvent(.lockedOut, actor: user.id, subject: user.id, at: now)) }
+            try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": lockedNow ? "locked_out" : "bad_password"]))
             throw .invalidCredentials
         }
         guard user.status == .active else {
             try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "inactive"]))
             throw .invalidCredentials
         }
+        // A right password without its second factor stays counted: it proves nothing yet.
         if user.totpEnabled, let secret = user.totpSecret {
             guard let otp, !otp.isEmpty else { throw .mfaRequired }
             if Self.totpMatches(otp, secret: secret, now: now) {
                 // accepted
-            } else if let index = user.recoveryCodeHashes.firstIndex(where: { Credentials.constantTimeEquals($0, Credentials.sha256(otp.lowercased())) }) {
-                user.recoveryCodeHashes.remove(at: index)  // one use only
+            } else if try await store({
+                try await repository.consumeRecoveryCode(userId: user.id, codeHash: Credentials.sha256(otp.lowercased()), at: now)
+            }) {
+                // accepted; a recovery code works once
             } else {
-                user.failedAttempts += 1
-                user.updatedAt = now
-                let failed = user
-                try await store { try await repository.updateUser(failed) }
                 try await recordEvent(AuthEvent(.loginFailed, actor: user.id, subject: user.id, at: now, details: ["reason": "bad_otp"]))
                 throw .invalidCredentials
             }
         }
-        user.failedAttempts = 0
-        user.lockedUntil = nil
-        user.updatedAt = now
-        let succeeded = user
-        try await store { try await repository.updateUser(succeeded) }
+        try await store { try await repository.clearLoginFailures(userId: user.id, at: now) }
         try await recordEvent(AuthEvent(.loginSucceeded, actor: user.id, subject: user.id, at: now))
         let refresh = newRefreshToken(subjectId: user.id, kind: .user, family: nil, now: now)
         try await store { try await repository.createRefreshToken(refresh.record) }

@@ -43,6 +43,32 @@ struct AuthServiceTests {
         #expect(events.events.filter { $0.kind == .refreshReuseDetected }.count >= 20, "each trial's reuse is recorded")
     }
 
+    /// Guesses sent at once are counted as they arrive: five are checked, the fifth locks the
+    /// account, the rest are refused unchecked, and the right password is refused too until the lock
+    /// ends. Before, each concurrent failure wrote back the count it had read, and thirty guesses at
+    /// once left the account unlocked.
+    @Test func guessesSentAtOnceStillLockTheAccount() async throws {
+        let (auth, events) = try await makeAuth()
+        _ = try await auth.createUser(username: "mia", password: "correct horse battery staple", roles: [.reviewer], by: nil)
+        let now = Date()
+        let refused = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<30 {
+                group.addTask { (try? await auth.passwordGrant(username: "mia", password: "guess number \(i)", otp: nil, now: now)) == nil }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(refused == 30)
+        await #expect(throws: AuthError.invalidCredentials) {
+            try await auth.passwordGrant(username: "mia", password: "correct horse battery staple", otp: nil, now: now)
+        }
+        let failures = events.events.filter { $0.kind == .loginFailed }.compactMap { $0.details["reason"] }
+        #expect(failures.filter { $0 == "bad_password" || $0 == "locked_out" }.count == 5, "five guesses were checked")
+        #expect(failures.filter { $0 == "locked" }.count == 26, "the others, and the right password, were refused unchecked")
+        #expect(events.events.filter { $0.kind == .lockedOut }.count == 1)
+        let later = now.addingTimeInterval(15 * 60 + 1)
+        #expect(try await auth.passwordGrant(username: "mia", password: "correct horse battery staple", otp: nil, now: later).refreshToken != nil)
+    }
+
     @Test func validationsAreCachedAndStillRevocable() async throws {
         let (auth, _) = try await makeAuth()
         let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)

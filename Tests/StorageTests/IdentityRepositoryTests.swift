@@ -128,6 +128,65 @@ struct IdentityRepositoryTests {
     }
 
     @Test(arguments: IdentityBackend.allCases)
+    func signInAttemptsAreCountedBeforeTheyAreCheckedAndLockAtTheLimit(_ backend: IdentityBackend) async throws {
+        try await backend.withStore { repo in
+            try await repo.createUser(F.user("u1", "alice"))
+            let lockUntil = F.at(900)
+            var admissions: [LoginAdmission] = []
+            for second in 1...6 {
+                admissions.append(try await repo.beginLoginAttempt(userId: "u1", at: F.at(second), maxFailures: 5, lockUntil: lockUntil))
+            }
+            #expect(admissions == [.admitted, .admitted, .admitted, .admitted, .admittedAndLocked, .refused])
+            let locked = try #require(try await repo.user(id: "u1"))
+            #expect(locked.lockedUntil == lockUntil && locked.failedAttempts == 0)
+            #expect(try await repo.beginLoginAttempt(userId: "u1", at: F.at(900), maxFailures: 5, lockUntil: F.at(1800)) == .admitted, "the lock ends")
+            #expect(try await repo.user(id: "u1")?.lockedUntil == nil)
+            #expect(try await repo.user(id: "u1")?.failedAttempts == 1)
+            try await repo.clearLoginFailures(userId: "u1", at: F.at(901))
+            #expect(try await repo.user(id: "u1")?.failedAttempts == 0)
+            #expect(try await repo.beginLoginAttempt(userId: "ghost", at: F.at(1), maxFailures: 5, lockUntil: lockUntil) == .refused)
+            #expect(try await repo.user(id: "u1")?.passwordHash == F.user("u1", "alice").passwordHash, "nothing else changes")
+        }
+    }
+
+    @Test(arguments: IdentityBackend.allCases)
+    func signInAttemptsSentAtOnceAreEachCounted(_ backend: IdentityBackend) async throws {
+        try await backend.withStore { repo in
+            try await repo.createUser(F.user("u1", "alice"))
+            let admissions = try await withThrowingTaskGroup(of: LoginAdmission.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await repo.beginLoginAttempt(userId: "u1", at: F.at(1), maxFailures: 5, lockUntil: F.at(900)) }
+                }
+                return try await group.reduce(into: [LoginAdmission]()) { $0.append($1) }
+            }
+            #expect(admissions.filter { $0 != .refused }.count == 5, "\(admissions)")
+            #expect(admissions.filter { $0 == .admittedAndLocked }.count == 1)
+            #expect(try await repo.user(id: "u1")?.lockedUntil == F.at(900))
+        }
+    }
+
+    @Test(arguments: IdentityBackend.allCases)
+    func aRecoveryCodeIsConsumedOnceEvenAtOnce(_ backend: IdentityBackend) async throws {
+        try await backend.withStore { repo in
+            var user = F.user("u1", "alice")
+            user.recoveryCodeHashes = ["c1", "c2", "c3"]
+            try await repo.createUser(user)
+            #expect(try await repo.consumeRecoveryCode(userId: "u1", codeHash: "c2", at: F.at(1)))
+            #expect(try await repo.consumeRecoveryCode(userId: "u1", codeHash: "c2", at: F.at(2)) == false)
+            #expect(try await repo.consumeRecoveryCode(userId: "u1", codeHash: "nope", at: F.at(2)) == false)
+            #expect(try await repo.user(id: "u1")?.recoveryCodeHashes == ["c1", "c3"])
+            let uses = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for code in ["c1", "c1", "c3", "c3", "c1", "c3"] {
+                    group.addTask { try await repo.consumeRecoveryCode(userId: "u1", codeHash: code, at: F.at(3)) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(uses == 2, "each code once")
+            #expect(try await repo.user(id: "u1")?.recoveryCodeHashes == [])
+        }
+    }
+
+    @Test(arguments: IdentityBackend.allCases)
     func deletingAUserDeletesOnlyItsRefreshTokens(_ backend: IdentityBackend) async throws {
         try await backend.withStore { repo in
             try await repo.createUser(F.user("u1", "alice"))

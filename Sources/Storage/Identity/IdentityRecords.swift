@@ -100,6 +100,15 @@ public struct APIKeyRecord: Sendable, Codable, Hashable {
     }
 }
 
+/// What `beginLoginAttempt` decided.
+public enum LoginAdmission: Sendable, Equatable {
+    /// The user is locked: the attempt is not checked.
+    case refused
+    case admitted
+    /// Admitted, and its count locked the user.
+    case admittedAndLocked
+}
+
 /// Whose a refresh token is.
 public enum SubjectKind: String, Sendable, Codable, Hashable {
     case user, agent
@@ -151,6 +160,17 @@ public protocol IdentityRepository: Sendable {
     func user(id: String) async throws -> UserRecord?
     func user(username: String) async throws -> UserRecord?
     func updateUser(_ user: UserRecord) async throws
+    /// Admits a sign-in attempt, counted as a failure until `clearLoginFailures`, all in one
+    /// atomic step: refused while the user is locked; the attempt that brings the count to
+    /// `maxFailures` is admitted and locks the user until `lockUntil` (the count starts again).
+    /// Counting before the password is checked bounds the guesses that run at once: concurrent
+    /// attempts cannot all read the same count and each add one to it.
+    func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) async throws -> LoginAdmission
+    /// After a successful sign-in: no failures counted, no lock.
+    func clearLoginFailures(userId: String, at: Date) async throws
+    /// Removes a one-time recovery code if the user still has it, atomically: of two concurrent uses
+    /// of one code, one finds it.
+    func consumeRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool
     /// Also deletes the user's refresh tokens.
     func deleteUser(id: String) async throws
     /// Ordered by username (byte order).

@@ -42,6 +42,34 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         users[user.id] = user.normalized
     }
 
+    public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) -> LoginAdmission {
+        guard var user = users[userId] else { return .refused }
+        if let until = user.lockedUntil, until > at { return .refused }
+        user.failedAttempts += 1
+        user.lockedUntil = nil
+        if user.failedAttempts >= maxFailures {
+            user.failedAttempts = 0
+            user.lockedUntil = lockUntil
+        }
+        user.updatedAt = at
+        users[userId] = user.normalized
+        return user.lockedUntil == nil ? .admitted : .admittedAndLocked
+    }
+
+    public func clearLoginFailures(userId: String, at: Date) {
+        guard users[userId] != nil else { return }
+        users[userId]?.failedAttempts = 0
+        users[userId]?.lockedUntil = nil
+        users[userId]?.updatedAt = StoredDate.normalized(at)
+    }
+
+    public func consumeRecoveryCode(userId: String, codeHash: String, at: Date) -> Bool {
+        guard let index = users[userId]?.recoveryCodeHashes.firstIndex(of: codeHash) else { return false }
+        users[userId]?.recoveryCodeHashes.remove(at: index)
+        users[userId]?.updatedAt = StoredDate.normalized(at)
+        return true
+    }
+
     public func deleteUser(id: String) throws {
         guard let old = users.removeValue(forKey: id) else { throw IdentityStoreError.notFound("user \(id)") }
         userIdsByUsername[old.username] = nil

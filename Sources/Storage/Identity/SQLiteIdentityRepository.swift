@@ -151,6 +151,40 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         if rows.isEmpty { throw IdentityStoreError.notFound("user \(user.id)") }
     }
 
+    public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) async throws -> LoginAdmission {
+        // One statement: every expression reads the row as it was, and the writer runs one
+        // statement at a time.
+        let rows = try await connection.query(
+            """
+            UPDATE users SET
+                locked_until = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE NULL END,
+                failed_attempts = CASE WHEN failed_attempts + 1 >= ? THEN 0 ELSE failed_attempts + 1 END,
+                updated_at = ?
+            WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?) RETURNING locked_until IS NOT NULL AS locks
+            """,
+            [.integer(maxFailures), Self.date(lockUntil), .integer(maxFailures), Self.date(at), .text(userId), Self.date(at)])
+        guard let row = rows.first else { return .refused }
+        return row.column("locks")?.integer == 1 ? .admittedAndLocked : .admitted
+    }
+
+    public func clearLoginFailures(userId: String, at: Date) async throws {
+        _ = try await connection.query(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = ? WHERE id = ?", [Self.date(at), .text(userId)])
+    }
+
+    public func consumeRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool {
+        // Compare-and-set on the list: a concurrent use of any code makes this one read it again.
+        while let user = try await user(id: userId), let index = user.recoveryCodeHashes.firstIndex(of: codeHash) {
+            var remaining = user.recoveryCodeHashes
+            remaining.remove(at: index)
+            let rows = try await connection.query(
+                "UPDATE users SET recovery_code_hashes = ?, updated_at = ? WHERE id = ? AND recovery_code_hashes = ? RETURNING id",
+                [try Self.json(remaining), Self.date(at), .text(userId), try Self.json(user.recoveryCodeHashes)])
+            if !rows.isEmpty { return true }
+        }
+        return false
+    }
+
     public func deleteUser(id: String) async throws {
         let rows = try await connection.query("DELETE FROM users WHERE id = ? RETURNING id", [.text(id)])
         if rows.isEmpty { throw IdentityStoreError.notFound("user \(id)") }

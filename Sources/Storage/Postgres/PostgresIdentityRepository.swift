@@ -138,6 +138,34 @@ public final class PostgresIdentityRepository: IdentityRepository {
         if rows.isEmpty { throw IdentityStoreError.notFound("user \(user.id)") }
     }
 
+    public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) async throws -> LoginAdmission {
+        // One statement: every expression reads the row as it was; a concurrent attempt waits on
+        // the row lock and re-checks the lock against the committed row.
+        let rows = try await store.query(
+            """
+            UPDATE users SET
+                locked_until = CASE WHEN failed_attempts + 1 >= \(maxFailures) THEN \(timestamp: lockUntil) ELSE NULL END,
+                failed_attempts = CASE WHEN failed_attempts + 1 >= \(maxFailures) THEN 0 ELSE failed_attempts + 1 END,
+                updated_at = \(timestamp: at)
+            WHERE id = \(userId) AND (locked_until IS NULL OR locked_until <= \(timestamp: at)) RETURNING locked_until IS NOT NULL
+            """)
+        guard let row = rows.first else { return .refused }
+        return try row.decode(Bool.self) ? .admittedAndLocked : .admitted
+    }
+
+    public func clearLoginFailures(userId: String, at: Date) async throws {
+        try await store.query("UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = \(timestamp: at) WHERE id = \(userId)")
+    }
+
+    public func consumeRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool {
+        let rows = try await store.query(
+            """
+            UPDATE users SET recovery_code_hashes = array_remove(recovery_code_hashes, \(codeHash)), updated_at = \(timestamp: at)
+            WHERE id = \(userId) AND \(codeHash) = ANY(recovery_code_hashes) RETURNING id
+            """)
+        return !rows.isEmpty
+    }
+
     public func deleteUser(id: String) async throws {
         let rows = try await store.query("DELETE FROM users WHERE id = \(id) RETURNING id")
         if rows.isEmpty { throw IdentityStoreError.notFound("user \(id)") }
