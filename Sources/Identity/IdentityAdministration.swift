@@ -19,14 +19,9 @@ extension AuthService {
     }
 
     public func updateAgent(id: String, status: IdentityStatus?, roles: [Role]?, scopes: [String]?, by actor: String?, now: Date = Date()) async throws(AuthError) -> AgentRecord {
-        guard var agent = try await store({ try await repository.agent(id: id) }) else { throw .notFound("agent \(id)") }
-        let before = agent
-        if let status { agent.status = status }
-        if let roles { agent.roles = roles }
-        if let scopes { agent.scopes = scopes }
-        agent.updatedAt = now
-        let updated = agent
-        try await store { try await repository.updateAgent(updated) }
+        guard let before = try await store({ try await repository.agent(id: id) }),
+            let agent = try await store({ try await repository.updateAgentAccess(id: id, status: status, roles: roles, scopes: scopes, at: now) })
+        else { throw .notFound("agent \(id)") }
         try await recordChanges(before.status, agent.status, before.roles, agent.roles, subject: id, actor: actor, now: now)
         return agent
     }
@@ -71,14 +66,9 @@ extension AuthService {
     }
 
     public func updateUser(id: String, status: IdentityStatus?, roles: [Role]?, by actor: String?, now: Date = Date()) async throws(AuthError) -> UserRecord {
-        guard var user = try await store({ try await repository.user(id: id) }) else { throw .notFound("user \(id)") }
-        let before = user
-        if let status { user.status = status }
-        if let roles { user.roles = roles }
-        if status == .active { user.lockedUntil = nil; user.failedAttempts = 0 }
-        user.updatedAt = now
-        let updated = user
-        try await store { try await repository.updateUser(updated) }
+        guard let before = try await store({ try await repository.user(id: id) }),
+            let user = try await store({ try await repository.updateUserAccess(id: id, status: status, roles: roles, at: now) })
+        else { throw .notFound("user \(id)") }
         try await recordChanges(before.status, user.status, before.roles, user.roles, subject: id, actor: actor, now: now)
         return user
     }
@@ -93,13 +83,11 @@ extension AuthService {
     /// Changes a password. Callers changing their own password give the current one; an admin
     /// resetting someone else's does not. Existing sessions end either way.
     public func changePassword(userId: String, current: String?, new: String, by actor: String?, now: Date = Date()) async throws(AuthError) {
-        guard var user = try await store({ try await repository.user(id: userId) }) else { throw .notFound("user \(userId)") }
+        guard let user = try await store({ try await repository.user(id: userId) }) else { throw .notFound("user \(userId)") }
         if let current, !Bcrypt.verify(current, hash: user.passwordHash) { throw .invalidCredentials }
         try checkPassword(new)
-        user.passwordHash = Bcrypt.hash(new, cost: policy.bcryptCost)
-        user.updatedAt = now
-        let updated = user
-        try await store { try await repository.updateUser(updated) }
+        let hash = Bcrypt.hash(new, cost: policy.bcryptCost)
+        guard try await store({ try await repository.setPasswordHash(userId: userId, hash: hash, at: now) }) else { throw .notFound("user \(userId)") }
         try await store { try await repository.revokeRefreshTokens(subjectId: userId, at: now) }
         await revokeSubject(userId, now: now)
         try await recordEvent(AuthEvent(.passwordChanged, actor: actor, subject: userId, at: now))
@@ -115,28 +103,24 @@ extension AuthService {
     /// Starts TOTP enrolment: a new secret (as an otpauth URI for an authenticator app) and new
     /// recovery codes, shown once. The second factor is required only after `confirmTOTP`.
     public func enrollTOTP(userId: String, now: Date = Date()) async throws(AuthError) -> (uri: String, recoveryCodes: [String]) {
-        guard var user = try await store({ try await repository.user(id: userId) }) else { throw .notFound("user \(userId)") }
+        guard let user = try await store({ try await repository.user(id: userId) }) else { throw .notFound("user \(userId)") }
         let secret = Credentials.random(20)
         let codes = Credentials.newRecoveryCodes()
-        user.totpSecret = secret
-        user.totpEnabled = false
-        user.recoveryCodeHashes = codes.map(Credentials.sha256)
-        user.updatedAt = now
-        let updated = user
-        try await store { try await repository.updateUser(updated) }
+        guard try await store({ try await repository.beginTOTPEnrolment(userId: userId, secret: secret, recoveryCodeHashes: codes.map(Credentials.sha256), at: now) })
+        else { throw .notFound("user \(userId)") }
         try await recordEvent(AuthEvent(.mfaEnrolled, actor: userId, subject: userId, at: now))
         return (TOTP(secret: secret).createAuthenticatorURL(label: user.username, issuer: "ACGS-2"), codes)
     }
 
     public func confirmTOTP(userId: String, code: String, now: Date = Date()) async throws(AuthError) {
-        guard var user = try await store({ try await repository.user(id: userId) }), let secret = user.totpSecret else {
+        guard let user = try await store({ try await repository.user(id: userId) }), let secret = user.totpSecret else {
             throw .invalidRequest("no TOTP enrolment is pending")
         }
         guard Self.totpMatches(code, secret: secret, now: now) else { throw .invalidCredentials }
-        user.totpEnabled = true
-        user.updatedAt = now
-        let updated = user
-        try await store { try await repository.updateUser(updated) }
+        // Confirms the secret the code was checked against: a newer enrolment meanwhile wins.
+        guard try await store({ try await repository.confirmTOTPEnrolment(userId: userId, secret: secret, at: now) }) else {
+            throw .invalidRequest("no TOTP enrolment is pending")
+        }
         try await recordEvent(AuthEvent(.mfaConfirmed, actor: userId, subject: userId, at: now))
     }
 

@@ -69,6 +69,22 @@ struct AuthServiceTests {
         #expect(try await auth.passwordGrant(username: "mia", password: "correct horse battery staple", otp: nil, now: later).refreshToken != nil)
     }
 
+    /// An admin's suspension and the person's own password change, at the same time: both stand.
+    /// Before, each wrote back the whole row it had read, and the password change undid the
+    /// suspension (six times in six against a live server).
+    @Test func aSuspensionIsNotUndoneByAConcurrentPasswordChange() async throws {
+        let (auth, _) = try await makeAuth()
+        for trial in 0..<10 {
+            let user = try await auth.createUser(username: "user\(trial)", password: "old password 123", roles: [.reviewer], by: nil)
+            async let change: Void = auth.changePassword(userId: user.id, current: "old password 123", new: "new password 456", by: user.id)
+            async let suspend = auth.updateUser(id: user.id, status: .suspended, roles: nil, by: "admin")
+            _ = try await (change, suspend)
+            let stored = try #require(try await auth.repository.user(id: user.id))
+            #expect(stored.status == .suspended, "trial \(trial)")
+            #expect(stored.passwordHash != user.passwordHash, "trial \(trial): the new password stands too")
+        }
+    }
+
     @Test func validationsAreCachedAndStillRevocable() async throws {
         let (auth, _) = try await makeAuth()
         let agent = try await auth.createAgent(name: "a", owner: "o", by: nil)

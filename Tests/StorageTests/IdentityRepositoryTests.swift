@@ -106,21 +106,31 @@ struct IdentityRepositoryTests {
             try await repo.createUser(F.user("u1", "alice"))
             try await repo.createUser(F.user("u2", "bob"))
 
-            var renamed = F.user("u1", "alice2")
-            renamed.failedAttempts = 5
-            renamed.updatedAt = F.at(60)
-            try await repo.updateUser(renamed)
-            #expect(try await repo.user(id: "u1") == renamed)
-            #expect(try await repo.user(username: "alice") == nil)
-            #expect(try await repo.user(username: "alice2") == renamed)
+            // Each change writes its own columns only.
+            _ = try await repo.beginLoginAttempt(userId: "u1", at: F.at(5), maxFailures: 2, lockUntil: F.at(50))
+            _ = try await repo.beginLoginAttempt(userId: "u1", at: F.at(6), maxFailures: 2, lockUntil: F.at(50))
+            let suspended = try #require(try await repo.updateUserAccess(id: "u1", status: .suspended, roles: [.auditor], at: F.at(60)))
+            var expected = F.user("u1", "alice")
+            (expected.status, expected.roles, expected.lockedUntil, expected.updatedAt) = (.suspended, [.auditor], F.at(50), F.at(60))
+            #expect(suspended == expected, "suspending keeps the lock")
+            #expect(try await repo.user(id: "u1") == expected)
+            #expect(try await repo.setPasswordHash(userId: "u1", hash: "$2b$12$new", at: F.at(61)))
+            #expect(try await repo.beginTOTPEnrolment(userId: "u1", secret: "S1", recoveryCodeHashes: ["r1"], at: F.at(62)))
+            #expect(try await repo.confirmTOTPEnrolment(userId: "u1", secret: "S0", at: F.at(63)) == false, "only the pending secret")
+            #expect(try await repo.confirmTOTPEnrolment(userId: "u1", secret: "S1", at: F.at(63)))
+            let reactivated = try #require(try await repo.updateUserAccess(id: "u1", status: .active, roles: nil, at: F.at(64)))
+            (expected.status, expected.lockedUntil, expected.passwordHash, expected.updatedAt) = (.active, nil, "$2b$12$new", F.at(64))
+            (expected.totpSecret, expected.totpEnabled, expected.recoveryCodeHashes) = ("S1", true, ["r1"])
+            #expect(reactivated == expected, "reactivating clears the lock; the password and the second factor stay")
+            #expect(try await repo.user(username: "alice") == expected)
 
-            await #expect(throws: IdentityStoreError.conflict("users.username")) { try await repo.updateUser(F.user("u1", "bob")) }
-            #expect(try await repo.user(id: "u1") == renamed, "a failed update changes nothing")
-            await #expect(throws: IdentityStoreError.notFound("user ghost")) { try await repo.updateUser(F.user("ghost", "ghost")) }
+            #expect(try await repo.updateUserAccess(id: "ghost", status: .active, roles: nil, at: F.at(1)) == nil)
+            #expect(try await repo.setPasswordHash(userId: "ghost", hash: "x", at: F.at(1)) == false)
+            #expect(try await repo.beginTOTPEnrolment(userId: "ghost", secret: "S", recoveryCodeHashes: [], at: F.at(1)) == false)
 
             try await repo.deleteUser(id: "u1")
             #expect(try await repo.user(id: "u1") == nil)
-            #expect(try await repo.user(username: "alice2") == nil)
+            #expect(try await repo.user(username: "alice") == nil)
             await #expect(throws: IdentityStoreError.notFound("user u1")) { try await repo.deleteUser(id: "u1") }
             try await repo.createUser(F.user("u9", "alice2"))
             #expect(try await repo.listUsers().map(\.id) == ["u9", "u2"])
@@ -216,9 +226,12 @@ struct IdentityRepositoryTests {
             changed.roles = [.agent, .auditor]
             changed.scopes = []
             changed.updatedAt = F.at(10, ms: 1)
-            try await repo.updateAgent(changed)
+            #expect(try await repo.updateAgentAccess(id: "a1", status: .retired, roles: [.agent, .auditor], scopes: [], at: F.at(10, ms: 1)) == changed)
             #expect(try await repo.agent(id: "a1") == changed)
-            await #expect(throws: IdentityStoreError.notFound("agent ghost")) { try await repo.updateAgent(F.agent("ghost")) }
+            changed.status = .active
+            changed.updatedAt = F.at(11)
+            #expect(try await repo.updateAgentAccess(id: "a1", status: .active, roles: nil, scopes: nil, at: F.at(11)) == changed, "nil: unchanged")
+            #expect(try await repo.updateAgentAccess(id: "ghost", status: .active, roles: nil, scopes: nil, at: F.at(1)) == nil)
 
             try await repo.deleteAgent(id: "a1")
             #expect(try await repo.agent(id: "a1") == nil)
@@ -425,8 +438,7 @@ struct IdentityRepositoryTests {
             #expect(abs(stored.updatedAt.timeIntervalSince(now)) <= 0.001)
             #expect(stored.updatedAt == StoredDate.normalized(now))
             // Storing what was read back changes nothing: rounding is idempotent.
-            try await repo.updateUser(stored)
-            #expect(try await repo.user(id: "u1") == stored)
+            #expect(try await repo.updateUserAccess(id: "u1", status: nil, roles: nil, at: stored.updatedAt) == stored)
         }
     }
 }

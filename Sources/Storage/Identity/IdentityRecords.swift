@@ -159,7 +159,19 @@ public protocol IdentityRepository: Sendable {
     func createUser(_ user: UserRecord) async throws
     func user(id: String) async throws -> UserRecord?
     func user(username: String) async throws -> UserRecord?
-    func updateUser(_ user: UserRecord) async throws
+    // Each change below writes its own columns and no others, so that changes made at the same
+    // time to other columns (a sign-in, a password change, a suspension) are not undone.
+    /// Sets a person's status and roles (nil: unchanged); reactivating clears the sign-in lock.
+    /// Returns the user as stored after the change, nil when there is no such user.
+    func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) async throws -> UserRecord?
+    /// False when there is no such user.
+    func setPasswordHash(userId: String, hash: String, at: Date) async throws -> Bool
+    /// A new pending second factor, not yet required, with its recovery codes; false when there is
+    /// no such user.
+    func beginTOTPEnrolment(userId: String, secret: String, recoveryCodeHashes: [String], at: Date) async throws -> Bool
+    /// Requires the second factor if the pending secret is still `secret` (not replaced by a newer
+    /// enrolment meanwhile); false otherwise.
+    func confirmTOTPEnrolment(userId: String, secret: String, at: Date) async throws -> Bool
     /// Admits a sign-in attempt, counted as a failure until `clearLoginFailures`, all in one
     /// atomic step: refused while the user is locked; the attempt that brings the count to
     /// `maxFailures` is admitted and locks the user until `lockUntil` (the count starts again).
@@ -179,7 +191,9 @@ public protocol IdentityRepository: Sendable {
     // Agents
     func createAgent(_ agent: AgentRecord) async throws
     func agent(id: String) async throws -> AgentRecord?
-    func updateAgent(_ agent: AgentRecord) async throws
+    /// Sets an agent's status, roles and scopes (nil: unchanged) and nothing else. Returns the agent
+    /// as stored after the change, nil when there is no such agent.
+    func updateAgentAccess(id: String, status: IdentityStatus?, roles: [Role]?, scopes: [String]?, at: Date) async throws -> AgentRecord?
     /// Also deletes the agent's API keys and refresh tokens.
     func deleteAgent(id: String) async throws
     /// Ordered by name, then id (byte order).

@@ -34,12 +34,40 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         userIdsByUsername[username].flatMap { users[$0] }
     }
 
-    public func updateUser(_ user: UserRecord) throws {
-        guard let old = users[user.id] else { throw IdentityStoreError.notFound("user \(user.id)") }
-        if let holder = userIdsByUsername[user.username], holder != user.id { throw IdentityStoreError.conflict("users.username") }
-        userIdsByUsername[old.username] = nil
-        userIdsByUsername[user.username] = user.id
-        users[user.id] = user.normalized
+    public func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) -> UserRecord? {
+        guard var user = users[id] else { return nil }
+        if let status { user.status = status }
+        if let roles { user.roles = roles }
+        if status == .active {
+            user.failedAttempts = 0
+            user.lockedUntil = nil
+        }
+        user.updatedAt = at
+        users[id] = user.normalized
+        return users[id]
+    }
+
+    public func setPasswordHash(userId: String, hash: String, at: Date) -> Bool {
+        guard users[userId] != nil else { return false }
+        users[userId]?.passwordHash = hash
+        users[userId]?.updatedAt = StoredDate.normalized(at)
+        return true
+    }
+
+    public func beginTOTPEnrolment(userId: String, secret: String, recoveryCodeHashes: [String], at: Date) -> Bool {
+        guard users[userId] != nil else { return false }
+        users[userId]?.totpSecret = secret
+        users[userId]?.totpEnabled = false
+        users[userId]?.recoveryCodeHashes = recoveryCodeHashes
+        users[userId]?.updatedAt = StoredDate.normalized(at)
+        return true
+    }
+
+    public func confirmTOTPEnrolment(userId: String, secret: String, at: Date) -> Bool {
+        guard let user = users[userId], user.totpSecret == secret else { return false }
+        users[userId]?.totpEnabled = true
+        users[userId]?.updatedAt = StoredDate.normalized(at)
+        return true
     }
 
     public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) -> LoginAdmission {
@@ -91,9 +119,14 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         agents[id]
     }
 
-    public func updateAgent(_ agent: AgentRecord) throws {
-        guard agents[agent.id] != nil else { throw IdentityStoreError.notFound("agent \(agent.id)") }
-        agents[agent.id] = agent.normalized
+    public func updateAgentAccess(id: String, status: IdentityStatus?, roles: [Role]?, scopes: [String]?, at: Date) -> AgentRecord? {
+        guard var agent = agents[id] else { return nil }
+        if let status { agent.status = status }
+        if let roles { agent.roles = roles }
+        if let scopes { agent.scopes = scopes }
+        agent.updatedAt = at
+        agents[id] = agent.normalized
+        return agents[id]
     }
 
     public func deleteAgent(id: String) throws {

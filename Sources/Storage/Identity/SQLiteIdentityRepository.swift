@@ -138,17 +138,37 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         try await connection.query("SELECT * FROM users WHERE username = ?", [.text(username)]).first.map(Self.decodeUser)
     }
 
-    public func updateUser(_ user: UserRecord) async throws {
-        let rows = try await write(Self.users) {
-            try await connection.query(
-                """
-                UPDATE users SET username = ?, password_hash = ?, roles = ?, status = ?, totp_secret = ?, totp_enabled = ?,
-                    recovery_code_hashes = ?, failed_attempts = ?, locked_until = ?, created_at = ?, updated_at = ?
-                WHERE id = ? RETURNING id
-                """,
-                (try Self.userColumns(user)) + [.text(user.id)])
-        }
-        if rows.isEmpty { throw IdentityStoreError.notFound("user \(user.id)") }
+    public func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) async throws -> UserRecord? {
+        let status: SQLiteData = status.map { .text($0.rawValue) } ?? .null
+        let rows = try await connection.query(
+            """
+            UPDATE users SET status = COALESCE(?, status), roles = COALESCE(?, roles),
+                failed_attempts = CASE WHEN ? = 'active' THEN 0 ELSE failed_attempts END,
+                locked_until = CASE WHEN ? = 'active' THEN NULL ELSE locked_until END, updated_at = ?
+            WHERE id = ? RETURNING *
+            """,
+            [status, try roles.map(Self.json) ?? .null, status, status, Self.date(at), .text(id)])
+        return try rows.first.map(Self.decodeUser)
+    }
+
+    public func setPasswordHash(userId: String, hash: String, at: Date) async throws -> Bool {
+        try await !connection.query(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? RETURNING id", [.text(hash), Self.date(at), .text(userId)]
+        ).isEmpty
+    }
+
+    public func beginTOTPEnrolment(userId: String, secret: String, recoveryCodeHashes: [String], at: Date) async throws -> Bool {
+        try await !connection.query(
+            "UPDATE users SET totp_secret = ?, totp_enabled = 0, recovery_code_hashes = ?, updated_at = ? WHERE id = ? RETURNING id",
+            [.text(secret), try Self.json(recoveryCodeHashes), Self.date(at), .text(userId)]
+        ).isEmpty
+    }
+
+    public func confirmTOTPEnrolment(userId: String, secret: String, at: Date) async throws -> Bool {
+        try await !connection.query(
+            "UPDATE users SET totp_enabled = 1, updated_at = ? WHERE id = ? AND totp_secret = ? RETURNING id",
+            [Self.date(at), .text(userId), .text(secret)]
+        ).isEmpty
     }
 
     public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) async throws -> LoginAdmission {
@@ -208,14 +228,11 @@ public final class SQLiteIdentityRepository: IdentityRepository {
         try await connection.query("SELECT * FROM agents WHERE id = ?", [.text(id)]).first.map(Self.decodeAgent)
     }
 
-    public func updateAgent(_ agent: AgentRecord) async throws {
+    public func updateAgentAccess(id: String, status: IdentityStatus?, roles: [Role]?, scopes: [String]?, at: Date) async throws -> AgentRecord? {
         let rows = try await connection.query(
-            """
-            UPDATE agents SET name = ?, owner = ?, status = ?, roles = ?, scopes = ?, created_at = ?, updated_at = ?
-            WHERE id = ? RETURNING id
-            """,
-            (try Self.agentColumns(agent)) + [.text(agent.id)])
-        if rows.isEmpty { throw IdentityStoreError.notFound("agent \(agent.id)") }
+            "UPDATE agents SET status = COALESCE(?, status), roles = COALESCE(?, roles), scopes = COALESCE(?, scopes), updated_at = ? WHERE id = ? RETURNING *",
+            [status.map { .text($0.rawValue) } ?? .null, try roles.map(Self.json) ?? .null, try scopes.map(Self.json) ?? .null, Self.date(at), .text(id)])
+        return try rows.first.map(Self.decodeAgent)
     }
 
     public func deleteAgent(id: String) async throws {

@@ -125,17 +125,35 @@ public final class PostgresIdentityRepository: IdentityRepository {
         try await store.query("SELECT * FROM users WHERE username = \(username)").first.map(Self.decodeUser)
     }
 
-    public func updateUser(_ user: UserRecord) async throws {
-        let rows = try await write(
-            Self.users, otherUniqueValue: user.username,
+    public func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) async throws -> UserRecord? {
+        let status = status?.rawValue
+        return try await store.query(
             """
-            UPDATE users SET username = \(user.username), password_hash = \(user.passwordHash), roles = \(user.roles.map(\.rawValue)),
-                status = \(user.status.rawValue), totp_secret = \(user.totpSecret), totp_enabled = \(user.totpEnabled),
-                recovery_code_hashes = \(user.recoveryCodeHashes), failed_attempts = \(user.failedAttempts),
-                locked_until = \(timestamp: user.lockedUntil), created_at = \(timestamp: user.createdAt), updated_at = \(timestamp: user.updatedAt)
-            WHERE id = \(user.id) RETURNING id
-            """)
-        if rows.isEmpty { throw IdentityStoreError.notFound("user \(user.id)") }
+            UPDATE users SET status = COALESCE(\(status), status), roles = COALESCE(\(roles?.map(\.rawValue)), roles),
+                failed_attempts = CASE WHEN \(status) = 'active' THEN 0 ELSE failed_attempts END,
+                locked_until = CASE WHEN \(status) = 'active' THEN NULL ELSE locked_until END, updated_at = \(timestamp: at)
+            WHERE id = \(id) RETURNING *
+            """
+        ).first.map(Self.decodeUser)
+    }
+
+    public func setPasswordHash(userId: String, hash: String, at: Date) async throws -> Bool {
+        try await !store.query("UPDATE users SET password_hash = \(hash), updated_at = \(timestamp: at) WHERE id = \(userId) RETURNING id").isEmpty
+    }
+
+    public func beginTOTPEnrolment(userId: String, secret: String, recoveryCodeHashes: [String], at: Date) async throws -> Bool {
+        try await !store.query(
+            """
+            UPDATE users SET totp_secret = \(secret), totp_enabled = FALSE, recovery_code_hashes = \(recoveryCodeHashes), updated_at = \(timestamp: at)
+            WHERE id = \(userId) RETURNING id
+            """
+        ).isEmpty
+    }
+
+    public func confirmTOTPEnrolment(userId: String, secret: String, at: Date) async throws -> Bool {
+        try await !store.query(
+            "UPDATE users SET totp_enabled = TRUE, updated_at = \(timestamp: at) WHERE id = \(userId) AND totp_secret = \(secret) RETURNING id"
+        ).isEmpty
     }
 
     public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) async throws -> LoginAdmission {
@@ -191,14 +209,14 @@ public final class PostgresIdentityRepository: IdentityRepository {
         try await store.query("SELECT * FROM agents WHERE id = \(id)").first.map(Self.decodeAgent)
     }
 
-    public func updateAgent(_ agent: AgentRecord) async throws {
-        let rows = try await store.query(
+    public func updateAgentAccess(id: String, status: IdentityStatus?, roles: [Role]?, scopes: [String]?, at: Date) async throws -> AgentRecord? {
+        try await store.query(
             """
-            UPDATE agents SET name = \(agent.name), owner = \(agent.owner), status = \(agent.status.rawValue), roles = \(agent.roles.map(\.rawValue)),
-                scopes = \(agent.scopes), created_at = \(timestamp: agent.createdAt), updated_at = \(timestamp: agent.updatedAt)
-            WHERE id = \(agent.id) RETURNING id
-            """)
-        if rows.isEmpty { throw IdentityStoreError.notFound("agent \(agent.id)") }
+            UPDATE agents SET status = COALESCE(\(status?.rawValue), status), roles = COALESCE(\(roles?.map(\.rawValue)), roles),
+                scopes = COALESCE(\(scopes), scopes), updated_at = \(timestamp: at)
+            WHERE id = \(id) RETURNING *
+            """
+        ).first.map(Self.decodeAgent)
     }
 
     public func deleteAgent(id: String) async throws {
