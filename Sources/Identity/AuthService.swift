@@ -259,21 +259,18 @@ public final class AuthService: Sendable {
             try await recordEvent(AuthEvent(.refreshReuseDetected, actor: record.subjectId, subject: record.familyId, at: now))
             throw .invalidToken("invalid refresh token")
         }
-        let name: String
-        let roles: [Role]
+        let identity: (name: String, roles: [Role])?
         switch record.subjectKind {
         case .user:
-            guard let user = try await store({ try await repository.user(id: record.subjectId) }), user.status == .active else {
-                try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
-                throw .invalidToken("identity is not active")
-            }
-            (name, roles) = (user.username, user.roles)
+            let user = try await store { try await repository.user(id: record.subjectId) }
+            identity = user.flatMap { $0.status == .active ? ($0.username, $0.roles) : nil }
         case .agent:
-            guard let agent = try await store({ try await repository.agent(id: record.subjectId) }), agent.status == .active else {
-                try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
-                throw .invalidToken("identity is not active")
-            }
-            (name, roles) = (agent.name, agent.roles)
+            let agent = try await store { try await repository.agent(id: record.subjectId) }
+            identity = agent.flatMap { $0.status == .active ? ($0.name, $0.roles) : nil }
+        }
+        guard let (name, roles) = identity else {
+            try await store { try await repository.revokeRefreshFamily(record.familyId, at: now) }
+            throw .invalidToken("identity is not active")
         }
         try await recordEvent(AuthEvent(.tokenRefreshed, actor: record.subjectId, subject: record.familyId, at: now))
         return try await issue(subjectId: record.subjectId, kind: record.subjectKind, name: name, roles: roles, refreshToken: successor.token, now: now)

@@ -177,7 +177,7 @@ struct Bench: AsyncParsableCommand {
         let profile = try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try probe.run() }) }.start()
         }
-        print(profile.report(directory: directory, probe: probe))
+        print(profile.report(of: probe))
     }
 
     // MARK: HTTP

@@ -113,10 +113,10 @@ struct FlushProbeError: Error, CustomStringConvertible {
 
 extension FlushProbe.Profile {
     /// The lines `acgs bench` prints.
-    func report(directory: String, probe: FlushProbe) -> String {
+    func report(of probe: FlushProbe) -> String {
         func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
         var lines = [
-            "\nDurable flushes in \(directory) (\(probe.bytes / 1024) KiB written and fsync'd, \(probe.flushesPerSecond) a second for \(String(format: "%.0f", seconds)) s): a decision waits for its flush",
+            "\nDurable flushes in \(probe.directory) (\(probe.bytes / 1024) KiB written and fsync'd, \(probe.flushesPerSecond) a second for \(String(format: "%.0f", seconds)) s): a decision waits for its flush",
             "p50 \(ms(percentile(0.5)))  p99 \(ms(percentile(0.99)))  p99.9 \(ms(percentile(0.999)))  max \(ms(percentile(1)))",
         ]
         let slow = flushes.filter { $0.milliseconds > FlushProbe.slowMilliseconds }.count

@@ -26,7 +26,7 @@ import Testing
         let profile = FlushProbe.Profile(flushes: flushes, seconds: 10, stalls: stalls)
         #expect(abs(profile.stalledShare - 0.00555) < 1e-9)
         #expect(profile.percentile(0.5) == 2.5 && profile.percentile(1) == 5.0)
-        let report = FlushProbe.Profile(flushes: flushes, seconds: 20, stalls: stalls).report(directory: "/data", probe: FlushProbe(directory: "/data", seconds: 20))
+        let report = FlushProbe.Profile(flushes: flushes, seconds: 20, stalls: stalls).report(of: FlushProbe(directory: "/data", seconds: 20))
         #expect(report.contains("3 flushes over 2.00 ms, in 2 stalls (the longest 53 ms; 0.28% of the time"), "\(report)")
     }
 
@@ -46,7 +46,7 @@ import Testing
         #expect(zip(profile.flushes, profile.flushes.dropFirst()).allSatisfy { $0.at < $1.at }, "flushes are timed in order")
         #expect(profile.seconds >= 0.49, "paced at the rate, not as fast as the disk allows")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "the probe's file is removed")
-        let report = profile.report(directory: directory, probe: probe)
+        let report = profile.report(of: probe)
         #expect(report.contains("Durable flushes in \(directory)") && report.contains("p99.9"))
         #expect(report.contains("over 2.00 ms") || report.contains("no flush over 2.00 ms"))
     }

@@ -34,68 +34,74 @@ public actor InMemoryIdentityRepository: IdentityRepository {
         userIdsByUsername[username].flatMap { users[$0] }
     }
 
-    public func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) -> UserRecord? {
-        guard var user = users[id] else { return nil }
-        if let status { user.status = status }
-        if let roles { user.roles = roles }
-        if status == .active {
-            user.failedAttempts = 0
-            user.lockedUntil = nil
-        }
+    /// Applies `change` to a stored user and stamps it `at`, unless `change` declines (returns
+    /// false); nil when there is no such user or it declined.
+    private func changeUser(_ id: String, at: Date, _ change: (inout UserRecord) -> Bool) -> UserRecord? {
+        guard var user = users[id], change(&user) else { return nil }
         user.updatedAt = at
         users[id] = user.normalized
         return users[id]
     }
 
+    public func updateUserAccess(id: String, status: IdentityStatus?, roles: [Role]?, at: Date) -> UserRecord? {
+        changeUser(id, at: at) { user in
+            if let status { user.status = status }
+            if let roles { user.roles = roles }
+            if status == .active {
+                user.failedAttempts = 0
+                user.lockedUntil = nil
+            }
+            return true
+        }
+    }
+
     public func setPasswordHash(userId: String, hash: String, at: Date) -> Bool {
-        guard users[userId] != nil else { return false }
-        users[userId]?.passwordHash = hash
-        users[userId]?.updatedAt = StoredDate.normalized(at)
-        return true
+        changeUser(userId, at: at) { $0.passwordHash = hash; return true } != nil
     }
 
     public func beginTOTPEnrolment(userId: String, secret: String, recoveryCodeHashes: [String], at: Date) -> Bool {
-        guard users[userId] != nil else { return false }
-        users[userId]?.totpSecret = secret
-        users[userId]?.totpEnabled = false
-        users[userId]?.recoveryCodeHashes = recoveryCodeHashes
-        users[userId]?.updatedAt = StoredDate.normalized(at)
-        return true
+        changeUser(userId, at: at) { user in
+            (user.totpSecret, user.totpEnabled, user.recoveryCodeHashes) = (secret, false, recoveryCodeHashes)
+            return true
+        } != nil
     }
 
     public func confirmTOTPEnrolment(userId: String, secret: String, at: Date) -> Bool {
-        guard let user = users[userId], user.totpSecret == secret else { return false }
-        users[userId]?.totpEnabled = true
-        users[userId]?.updatedAt = StoredDate.normalized(at)
-        return true
+        changeUser(userId, at: at) { user in
+            guard user.totpSecret == secret else { return false }
+            user.totpEnabled = true
+            return true
+        } != nil
     }
 
     public func beginLoginAttempt(userId: String, at: Date, maxFailures: Int, lockUntil: Date) -> LoginAdmission {
-        guard var user = users[userId] else { return .refused }
-        if let until = user.lockedUntil, until > at { return .refused }
-        user.failedAttempts += 1
-        user.lockedUntil = nil
-        if user.failedAttempts >= maxFailures {
-            user.failedAttempts = 0
-            user.lockedUntil = lockUntil
+        let admitted = changeUser(userId, at: at) { user in
+            if let until = user.lockedUntil, until > at { return false }
+            user.failedAttempts += 1
+            user.lockedUntil = nil
+            if user.failedAttempts >= maxFailures {
+                user.failedAttempts = 0
+                user.lockedUntil = lockUntil
+            }
+            return true
         }
-        user.updatedAt = at
-        users[userId] = user.normalized
-        return user.lockedUntil == nil ? .admitted : .admittedAndLocked
+        guard let admitted else { return .refused }
+        return admitted.lockedUntil == nil ? .admitted : .admittedAndLocked
     }
 
     public func clearLoginFailures(userId: String, at: Date) {
-        guard users[userId] != nil else { return }
-        users[userId]?.failedAttempts = 0
-        users[userId]?.lockedUntil = nil
-        users[userId]?.updatedAt = StoredDate.normalized(at)
+        _ = changeUser(userId, at: at) { user in
+            (user.failedAttempts, user.lockedUntil) = (0, nil)
+            return true
+        }
     }
 
     public func consumeRecoveryCode(userId: String, codeHash: String, at: Date) -> Bool {
-        guard let index = users[userId]?.recoveryCodeHashes.firstIndex(of: codeHash) else { return false }
-        users[userId]?.recoveryCodeHashes.remove(at: index)
-        users[userId]?.updatedAt = StoredDate.normalized(at)
-        return true
+        changeUser(userId, at: at) { user in
+            guard let index = user.recoveryCodeHashes.firstIndex(of: codeHash) else { return false }
+            user.recoveryCodeHashes.remove(at: index)
+            return true
+        } != nil
     }
 
     public func deleteUser(id: String) throws {
