@@ -12,8 +12,14 @@ import Synchronization
 /// started and no thread woken for it. The write runs in the leader's task, so a writer that stops
 /// on cancellation fails the batch if that task is cancelled: Hummingbird cancels a request's task
 /// only when the server itself is cancelled, not when a client goes away.
+///
+/// A writer that can queue a batch before it is durable (`staging(maxBatch:_:)`) lets the lead
+/// pass on once the batch is queued: the next batch is built and queued while this one commits.
 public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     public typealias Writer = @Sendable ([Item]) async throws -> [Output]
+    /// Queues a batch and returns what awaits its outputs.
+    public typealias Stage = @Sendable ([Item]) async throws -> Staged
+    public typealias Staged = @Sendable () async throws -> [Output]
 
     /// What a waiting submitter is resumed with: its output, or the lead.
     private enum Turn: Sendable {
@@ -36,12 +42,25 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     // another executor and back on every request.
     private let state = Mutex(State())
     private let maxBatch: Int
-    private let write: Writer
+    private let stage: Stage
 
-    public init(maxBatch: Int = 500, write: @escaping Writer) {
+    /// Batches written one at a time: the next starts once this one is written.
+    public convenience init(maxBatch: Int = 500, write: @escaping Writer) {
+        self.init(maxBatch: maxBatch, staging: { items in
+            let outputs = try await write(items)
+            return { outputs }
+        })
+    }
+
+    /// Batches queued by `stage`, the next one as soon as this one is queued.
+    public static func staging(maxBatch: Int = 500, _ stage: @escaping Stage) -> GroupCommitter {
+        GroupCommitter(maxBatch: maxBatch, staging: stage)
+    }
+
+    private init(maxBatch: Int, staging stage: @escaping Stage) {
         precondition(maxBatch > 0, "a batch holds at least one item")
         self.maxBatch = maxBatch
-        self.write = write
+        self.stage = stage
     }
 
     /// Items submitted and not yet taken into a batch (for tests).
@@ -66,23 +85,30 @@ public final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    /// Writes the next batch, which starts with the leader's own item, then passes the lead on.
+    /// Writes the next batch, which starts with the leader's own item, passing the lead on once the
+    /// batch is queued (written, for a writer that cannot queue).
     private func lead() async throws -> Output {
         let batch = state.withLock { state in
             let batch = Array(state.pending.prefix(maxBatch))
             state.pending.removeFirst(batch.count)
             return batch
         }
+        let staged: Result<Staged, any Error>
+        do {
+            staged = .success(try await stage(batch.map(\.item)))
+        } catch {
+            staged = .failure(error)
+        }
+        passLead()
         let outputs: Result<[Output], any Error>
         do {
-            outputs = .success(try await write(batch.map(\.item)))
+            outputs = .success(try await staged.get()())
         } catch {
             outputs = .failure(error)
         }
         if case .success(let written) = outputs {
             precondition(written.count == batch.count, "a group commit writer must answer one output per item")
         }
-        passLead()
         var own: Result<Output, any Error>?
         for (position, waiter) in batch.enumerated() {
             let result = outputs.map { $0[position] }

@@ -22,7 +22,9 @@ public final class SQLiteFileWriter: Sendable {
     public typealias Statement = (sql: String, binds: [SQLiteData])
 
     private struct Job {
-        let statements: [Statement]
+        /// Called on the writer's thread each time the job runs (again alone, after its group
+        /// failed): a job may refuse to run by throwing, because of an earlier job's outcome.
+        let statements: @Sendable () throws -> [Statement]
         /// Called on the writer's thread with the outcome: resumes an awaiting caller, or finishes a
         /// pending write.
         let finish: @Sendable (Result<[SQLiteWrittenRow], any Error>) -> Void
@@ -69,6 +71,17 @@ public final class SQLiteFileWriter: Sendable {
     /// the writer's thread (it must not block).
     public func submit(_ statements: [Statement], finish: @escaping @Sendable (Result<[SQLiteWrittenRow], any Error>) -> Void) {
         precondition(!statements.isEmpty, "a write needs a statement")
+        submit(building: { statements }, finish: finish)
+    }
+
+    /// Queues a job whose statements are asked for on the writer's thread, just before they run,
+    /// and again if the job runs alone after its group failed. Throwing from `statements` fails the
+    /// job with that error, without affecting the others; `finish` is called as for `submit`, in
+    /// the order the jobs were queued.
+    public func submit(
+        building statements: @escaping @Sendable () throws -> [Statement],
+        finish: @escaping @Sendable (Result<[SQLiteWrittenRow], any Error>) -> Void
+    ) {
         condition.lock()
         guard !queue.closing else {
             condition.unlock()
@@ -135,7 +148,7 @@ public final class SQLiteFileWriter: Sendable {
             try connection.execute("BEGIN IMMEDIATE")
             var results: [[SQLiteWrittenRow]] = []
             results.reserveCapacity(batch.count)
-            for job in batch { results.append(try connection.execute(job.statements)) }
+            for job in batch { results.append(try connection.execute(try job.statements())) }
             try connection.execute("COMMIT")
             committed.add(1, ordering: .relaxed)
             for (job, rows) in zip(batch, results) { job.finish(.success(rows)) }
@@ -149,10 +162,11 @@ public final class SQLiteFileWriter: Sendable {
 
     private func runAlone(_ job: Job, on connection: SQLiteWriterConnection) {
         // One statement is its own transaction.
-        let single = job.statements.count == 1
         do {
+            let statements = try job.statements()
+            let single = statements.count == 1
             if !single { try connection.execute("BEGIN IMMEDIATE") }
-            let rows = try connection.execute(job.statements)
+            let rows = try connection.execute(statements)
             if !single { try connection.execute("COMMIT") }
             committed.add(1, ordering: .relaxed)
             job.finish(.success(rows))

@@ -195,6 +195,62 @@ struct AuditStoreTests {
         try await log.close()
     }
 
+    @Test func aBatchQueuedBehindOneThatFailedIsRefusedSoTheLogNeverHoldsATreeItWasNotBuiltOn() async throws {
+        // The embedded log queues each batch while the one before it commits, built on the tree that
+        // one leaves. Here the first fails (another process took its index), so the second, built on
+        // the first's leaf, must not be written either.
+        let log = try await StoredLog(.sqlite)
+        try await log.fill(3)
+        let repository = try #require(log.repository as? SQLiteAuditRepository)
+        var tree = try await AuditTreeState.stored(in: repository)
+        let other = try await log.anotherRepository()
+        _ = try await AuditLogWriter.open(repository: other).append(auditEvent(100))
+        let milliseconds = AuditClock.milliseconds(Date())
+        let (first, _) = try AuditTreeState.build([[auditEvent(3)]], on: &tree, milliseconds: milliseconds)
+        let (second, _) = try AuditTreeState.build([[auditEvent(4)]], on: &tree, milliseconds: milliseconds)
+        let chain = AuditAppendChain()
+        let queuedFirst = repository.beginAppend(first, generation: 1, chain: chain)
+        let queuedSecond = repository.beginAppend(second, generation: 1, chain: chain)
+        await #expect(throws: AuditStoreError.indexTaken) { try await queuedFirst.value() }
+        await #expect(throws: AuditStoreError.earlierAppendFailed) { try await queuedSecond.value() }
+        #expect(try await repository.size() == 4, "only the other process's entry was added")
+
+        // The next generation, built on the tree as stored, is written.
+        var stored = try await AuditTreeState.stored(in: repository)
+        let (third, indices) = try AuditTreeState.build([[auditEvent(5)]], on: &stored, milliseconds: milliseconds)
+        try await repository.beginAppend(third, generation: 2, chain: chain).value()
+        #expect(indices == [[4]])
+        let writer = try await AuditLogWriter.open(repository: repository)
+        #expect(await writer.head().size == 5)
+        let texts = try await repository.entries(AuditEntryQuery(limit: 10)).map(\.text)
+        #expect(await writer.head().root == MerkleTree.root(of: texts.map { MerkleHash.leaf(Array($0.utf8)) }))
+        try await (other as? SQLiteAuditRepository)?.close()
+        try await log.close()
+    }
+
+    @Test func concurrentAppendsBehindAnotherProcessesEntryAllLandOnOneTree() async throws {
+        // The server's log believes it knows the tree, another process appends, then many requests
+        // append at once: the batches queued on the stale tree fail and are built again, invisibly.
+        let log = try await StoredLog(.sqlite)
+        try await log.fill(2)
+        let other = try await log.anotherRepository()
+        _ = try await AuditLogWriter.open(repository: other).append(auditEvent(100))
+        let indices = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<100 { group.addTask { try await log.writer.append(auditEvent(i)) } }
+            var all: [Int] = []
+            for try await index in group { all.append(index) }
+            return all
+        }
+        #expect(indices.sorted() == Array(3..<103))
+        let texts = try await log.repository.entries(AuditEntryQuery(limit: 200)).map(\.text)
+        #expect(texts.count == 103)
+        #expect(await log.writer.head().root == MerkleTree.root(of: texts.map { MerkleHash.leaf(Array($0.utf8)) }))
+        try await log.signHead()
+        #expect(try await log.repository.verify(keys: log.keys).valid)
+        try await (other as? SQLiteAuditRepository)?.close()
+        try await log.close()
+    }
+
     @Test func aFailedCommitLeavesNoTraceAndTheLogContinues() async throws {
         let repository = InMemoryAuditRepository()
         let writer = try await AuditLogWriter.open(repository: repository)

@@ -179,6 +179,36 @@ struct GroupCommitterTests {
         #expect(try await committer.submit(3) == 3)
     }
 
+    @Test func aStagingWriterQueuesTheNextBatchWhileTheLastOneCommits() async throws {
+        let commits = Gate()
+        let committer = GroupCommitter<Int, Int>.staging { items in
+            // Queued at once; the commit (held by the gate) is what the submitters await.
+            return {
+                await commits.enter(items)
+                return items.map { $0 * 10 }
+            }
+        }
+        let outcomes = await withTaskGroup(of: (Int, Int?).self) { group in
+            group.addTask { (0, try? await committer.submit(0)) }
+            while await commits.batches.isEmpty { await Task.yield() }
+            for i in 1...3 { group.addTask { (i, try? await committer.submit(i)) } }
+            // Every item reaches its commit while the first commit is still held: the lead passed
+            // on once the first batch was queued. (Were it passed only after the commit, this would
+            // wait until the deadline.)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await commits.batches.flatMap({ $0 }).count < 4, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            let queuedWhileHeld = await commits.batches.flatMap { $0 }.sorted()
+            await commits.release()
+            var outcomes: [Int: Int] = [:]
+            for await (i, output) in group { outcomes[i] = output }
+            return (queuedWhileHeld, outcomes)
+        }
+        #expect(outcomes.0 == [0, 1, 2, 3])
+        #expect(outcomes.1 == [0: 0, 1: 10, 2: 20, 3: 30], "each submitter gets the output of its own item")
+    }
+
     @Test func aFailedWriteFailsEverySubmitterOfTheBatch() async throws {
         struct Down: Error {}
         let committer = GroupCommitter<Int, Void> { _ in throw Down() }

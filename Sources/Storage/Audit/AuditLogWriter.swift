@@ -16,7 +16,7 @@ public final class AuditLogWriter: Sendable {
     private init(repository: any AuditRepository, state: AuditTreeState) {
         self.repository = repository
         self.state = state
-        self.committer = GroupCommitter { groups in try await state.commit(groups) }
+        self.committer = GroupCommitter.staging { groups in try await state.stage(groups) }
     }
 
     /// Opens the log as the store holds it.
@@ -34,7 +34,18 @@ public final class AuditLogWriter: Sendable {
     /// Appends events together, at consecutive indices, all or none.
     public func append(_ events: [AuditEvent]) async throws -> [Int] {
         guard !events.isEmpty else { return [] }
-        return try await committer.submit(events)
+        var attempts = 0
+        while true {
+            do {
+                return try await committer.submit(events)
+            } catch let error as AuditStoreError where error == .earlierAppendFailed || error == .indexTaken {
+                // Nothing of this batch was written: it was built on a tree that turned out wrong (a
+                // batch before it failed, or another process appended first). The next batch is
+                // built on the tree as stored.
+                attempts += 1
+                if attempts >= 16 { throw error }
+            }
+        }
     }
 
     /// The size and root of the durable log as this writer knows it.
@@ -54,18 +65,25 @@ public final class AuditLogWriter: Sendable {
     }
 }
 
-/// The tree's frontier and the batch commit. Commits are serial (the group committer drains one batch
-/// at a time); `durable` moves only once a batch is committed, so a head is never signed over entries
-/// that could still be lost.
+/// The tree's frontier and the batch commit. Batches are built one at a time (the group committer
+/// stages one batch at a time); on a store that queues them (`PipelinedAuditRepository`) the next is
+/// built on the tree this one leaves and queued while this one commits. `durable` moves only once a
+/// batch is committed, so a head is never signed over entries that could still be lost.
 actor AuditTreeState {
     private let repository: any AuditRepository
     private let now: @Sendable () -> Date
+    /// The tree after every batch built so far.
     private var tree = IncrementalMerkleTree(store: SubtreeHashBuffer())
-    /// The tree moves only once a batch is committed. Its root is folded when asked for (about once
-    /// a second, to sign a head), not after every batch.
-    var durable: (size: Int, root: [UInt8]) { (tree.size, tree.root) }
+    /// The tree after the last batch known to be committed. Its root is folded when asked for
+    /// (about once a second, to sign a head), not after every batch.
+    private var durableTree = IncrementalMerkleTree(store: SubtreeHashBuffer())
+    var durable: (size: Int, root: [UInt8]) { (durableTree.size, durableTree.root) }
     /// Set when a commit failed: whether it reached the disk is unknown, so the state is read again.
     private var stale = false
+    /// Counts the reloads: the batches queued on one tree share a generation, so that when one of
+    /// them fails, the store refuses the ones queued after it.
+    private var generation = 0
+    private let chain = AuditAppendChain()
 
     init(repository: any AuditRepository, now: @escaping @Sendable () -> Date) {
         self.repository = repository
@@ -75,12 +93,50 @@ actor AuditTreeState {
     /// Reads the size and frontier back from the store.
     func reload() async throws {
         tree = try await Self.stored(in: repository)
+        durableTree = tree
         stale = false
+        generation += 1
     }
 
     /// The tree as the store holds it now.
     static func stored(in repository: any AuditRepository) async throws -> IncrementalMerkleTree<SubtreeHashBuffer> {
         try await treeAsStored(size: try await repository.size(), nodes: { try await repository.nodes($0) })
+    }
+
+    /// Builds the batch and queues it on a pipelined store, returning what awaits its commit; on
+    /// another store, writes it and returns its indices.
+    func stage(_ groups: [[AuditEvent]]) async throws -> @Sendable () async throws -> [[Int]] {
+        guard let pipelined = repository as? any PipelinedAuditRepository else {
+            let indices = try await commit(groups)
+            return { indices }
+        }
+        if stale { try await reload() }
+        var next = tree
+        let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
+        let generation = self.generation
+        let pending = pipelined.beginAppend(batch, generation: generation, chain: chain)
+        tree = next
+        let after = next
+        return { [self] in
+            do {
+                try await pending.value()
+            } catch {
+                await failed(generation)
+                throw error
+            }
+            await committed(after)
+            return indices
+        }
+    }
+
+    private func failed(_ generation: Int) {
+        // A failure of an earlier generation was already answered by a reload.
+        if generation == self.generation { stale = true }
+    }
+
+    private func committed(_ after: IncrementalMerkleTree<SubtreeHashBuffer>) {
+        // Batches commit in the order they were queued, but their waiters may come back in any order.
+        if after.size > durableTree.size { durableTree = after }
     }
 
     func commit(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
@@ -107,6 +163,7 @@ actor AuditTreeState {
         let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
         try await repository.append(batch)
         tree = next
+        durableTree = next
         return indices
     }
 
@@ -136,6 +193,7 @@ actor AuditTreeState {
                 return (batch, (next, indices))
             }
             tree = next
+            durableTree = next
             stale = false
             return indices
         } catch {

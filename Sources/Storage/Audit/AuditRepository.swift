@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import Synchronization
 
 /// An audit entry as stored: its text (the canonical JSON that was hashed), the columns entries are
 /// found by, and the leaf hash recorded when it was appended.
@@ -216,4 +217,28 @@ public enum AuditStoreError: Error, Sendable, Equatable {
     case staleHead
     /// The store lacks a subtree hash that its size says it must have.
     case corrupt(String)
+    /// Not written: a batch queued before it (on whose tree it was built) failed.
+    case earlierAppendFailed
+}
+
+/// A store that takes the next batch of the log while the last one still commits: the log builds
+/// each batch on the tree the one before it leaves, and queues it at once, so that its own hand-offs
+/// overlap the last commit instead of following it.
+public protocol PipelinedAuditRepository: AuditRepository {
+    /// Queues the batch, to be stored durably, all or nothing, after every batch queued before it.
+    /// Refused (`earlierAppendFailed`) without writing if a batch of the same `generation` failed
+    /// before it ran.
+    func beginAppend(_ batch: AuditAppendBatch, generation: Int, chain: AuditAppendChain) -> PendingWrite
+}
+
+/// Which generation of a pipelined log failed last. Batches of one generation are built each on
+/// the last; when one fails, the ones queued after it must fail too, or the log would have a gap.
+/// The log then reads its tree back from the store and starts the next generation.
+public final class AuditAppendChain: Sendable {
+    private let failed = Mutex<Int?>(nil)
+
+    public init() {}
+
+    func refuses(_ generation: Int) -> Bool { failed.withLock { $0 == generation } }
+    func fail(_ generation: Int) { failed.withLock { $0 = generation } }
 }

@@ -14,7 +14,7 @@ import SQLiteNIO
 /// row of its last leaf, ((j + 1) << L) - 1.
 ///
 /// Appends run on a connection of their own, so that readers never see an entry before it commits.
-public final class SQLiteAuditRepository: AuditRepository {
+public final class SQLiteAuditRepository: PipelinedAuditRepository {
     /// The file's writer, shared with the other stores: an append shares their commits.
     private let writer: SQLiteFileWriter
     private let reader: SQLiteConnection
@@ -106,10 +106,45 @@ public final class SQLiteAuditRepository: AuditRepository {
 
     public func append(_ batch: AuditAppendBatch) async throws {
         guard !batch.entries.isEmpty else { return }
+        do {
+            // One transaction, whatever the number of statements.
+            _ = try await writer.write(try Self.statements(for: batch))
+        } catch let error as SQLiteWriteError where error.isKeyConflict {
+            // Explicit indices under a primary key: a second writer at the same index fails here.
+            throw AuditStoreError.indexTaken
+        }
+    }
+
+    public func beginAppend(_ batch: AuditAppendBatch, generation: Int, chain: AuditAppendChain) -> PendingWrite {
+        let pending = PendingWrite()
+        guard !batch.entries.isEmpty else {
+            pending.finish(.success(()))
+            return pending
+        }
+        writer.submit(
+            building: {
+                guard !chain.refuses(generation) else { throw AuditStoreError.earlierAppendFailed }
+                return try Self.statements(for: batch)
+            },
+            finish: { result in
+                // Called on the writer's thread in queue order: the batches queued after this one
+                // are refused before they run.
+                if case .failure = result { chain.fail(generation) }
+                pending.finish(
+                    result.map { _ in () }.mapError { error in
+                        if let error = error as? SQLiteWriteError, error.isKeyConflict { return AuditStoreError.indexTaken }
+                        return error
+                    })
+            })
+        return pending
+    }
+
+    /// The inserts that store `batch`, in chunks of prepared shapes.
+    static func statements(for batch: AuditAppendBatch) throws -> [SQLiteFileWriter.Statement] {
         let columns = try AuditRowLayout.columns(of: batch)
         var statements: [SQLiteFileWriter.Statement] = []
         var start = 0
-        for (rows, sql) in Self.chunks(of: batch.entries.count) {
+        for (rows, sql) in chunks(of: batch.entries.count) {
             let chunk = batch.entries[start..<(start + rows)]
             defer { start += rows }
             var binds: [SQLiteData] = []
@@ -124,13 +159,7 @@ public final class SQLiteAuditRepository: AuditRepository {
             }
             statements.append((sql, binds))
         }
-        do {
-            // One transaction, whatever the number of statements.
-            _ = try await writer.write(statements)
-        } catch let error as SQLiteWriteError where error.isKeyConflict {
-            // Explicit indices under a primary key: a second writer at the same index fails here.
-            throw AuditStoreError.indexTaken
-        }
+        return statements
     }
 
     public func size() async throws -> Int {
