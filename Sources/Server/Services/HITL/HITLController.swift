@@ -87,11 +87,7 @@ struct HITLController {
         let until = ContinuousClock.now + .seconds(wait)
         while true {
             let mark = await desk.mark()
-            let review = try await find(id)
-            guard review.requester == principal.id || principal.has(anyOf: Set(Self.reviewerRoles + [.auditor])) else {
-                // Someone else's request is not even acknowledged to exist.
-                throw APIError(.notFound, code: "not_found", message: "no review request \(id)")
-            }
+            let review = try await visibleReview(id, to: principal)
             let remaining = until - ContinuousClock.now
             if review.state.isFinal || remaining <= .zero { return JSONResponse.make(Self.json(review, policy: desk.policy)) }
             await desk.waitForChange(of: id, after: mark, timeout: remaining)
@@ -140,6 +136,8 @@ struct HITLController {
         let principal = try Self.principal(context)
         try await request.emptyJSONObjectBody()
         let id = try context.parameters.require("id")
+        // Someone who may not see the request learns nothing from trying to cancel it either.
+        _ = try await visibleReview(id, to: principal)
         let review = try await step("cancelled", id, principal) { r, at in try r.cancel(by: Self.actor(principal), at: at) }
         return JSONResponse.make(Self.json(review, policy: desk.policy))
     }
@@ -297,6 +295,16 @@ struct HITLController {
             runtime.logger.error("review store or audit log unavailable", metadata: ["error.type": "\(type(of: error))"])
             throw APIError.unavailable("the review step could not be recorded; retry later", code: "review_store_unavailable")
         }
+    }
+
+    /// The request, if `principal` may see it: its requester, reviewers, admins and auditors. To
+    /// anyone else, someone else's request is not even acknowledged to exist.
+    private func visibleReview(_ id: String, to principal: Principal) async throws -> ReviewRequest {
+        let review = try await find(id)
+        guard review.requester == principal.id || principal.has(anyOf: Set(Self.reviewerRoles + [.auditor])) else {
+            throw APIError(.notFound, code: "not_found", message: "no review request \(id)")
+        }
+        return review
     }
 
     private func find(_ id: String) async throws -> ReviewRequest {
