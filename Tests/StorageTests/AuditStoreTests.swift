@@ -2,6 +2,7 @@ import AuditLog
 import Crypto
 import Foundation
 import GovernanceCore
+import Logging
 import SQLiteNIO
 import TestServers
 import Testing
@@ -249,6 +250,48 @@ struct AuditStoreTests {
         #expect(try await log.repository.verify(keys: log.keys).valid)
         try await (other as? SQLiteAuditRepository)?.close()
         try await log.close()
+    }
+
+    @Test func whileTheFileRefusesEntriesEveryAppendFailsAndAfterwardsTheLogContinuesWhole() async throws {
+        // A real write error on the embedded store, with many batches queued behind one another.
+        let log = try await StoredLog(.sqlite)
+        try await log.fill(5)
+        let admin = try await SQLiteDatabase.open(path: log.path, logger: Logger(label: "test")) { _ in }
+        do {
+            try await Self.appendWhileRefusedThenAfter(log, refusingWith: admin)
+        } catch {
+            // A connection left open fails its deinit: close it before reporting the failure.
+            try? await admin.close()
+            try? await log.close()
+            throw error
+        }
+        try await admin.close()
+        try await log.close()
+    }
+
+    private static func appendWhileRefusedThenAfter(_ log: StoredLog, refusingWith admin: SQLiteConnection) async throws {
+        _ = try await admin.query("CREATE TABLE refusing (active INTEGER NOT NULL)")
+        _ = try await admin.query("INSERT INTO refusing VALUES (1)")
+        _ = try await admin.query(
+            "CREATE TRIGGER refuse_entries BEFORE INSERT ON audit_entries WHEN (SELECT active FROM refusing) BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        let refused = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<100 { group.addTask { (try? await log.writer.append(auditEvent(i))) == nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(refused == 100, "no append is acknowledged while its entry cannot be written")
+        #expect(await log.writer.head().size == 5)
+        #expect(try await log.repository.size() == 5)
+
+        _ = try await admin.query("UPDATE refusing SET active = 0")
+        let indices = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<100 { group.addTask { try await log.writer.append(auditEvent(i)) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(indices.sorted() == Array(5..<105))
+        let texts = try await log.repository.entries(AuditEntryQuery(limit: 200)).map(\.text)
+        #expect(await log.writer.head().root == MerkleTree.root(of: texts.map { MerkleHash.leaf(Array($0.utf8)) }))
+        try await log.signHead()
+        #expect(try await log.repository.verify(keys: log.keys).valid)
     }
 
     @Test func aFailedCommitLeavesNoTraceAndTheLogContinues() async throws {
