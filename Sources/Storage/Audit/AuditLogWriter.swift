@@ -71,6 +71,8 @@ public final class AuditLogWriter: Sendable {
 /// batch is committed, so a head is never signed over entries that could still be lost.
 actor AuditTreeState {
     private let repository: any AuditRepository
+    /// The same store, when it queues batches.
+    private let pipelined: (any PipelinedAuditRepository)?
     private let now: @Sendable () -> Date
     /// The tree after every batch built so far.
     private var tree = IncrementalMerkleTree(store: SubtreeHashBuffer())
@@ -87,6 +89,7 @@ actor AuditTreeState {
 
     init(repository: any AuditRepository, now: @escaping @Sendable () -> Date) {
         self.repository = repository
+        self.pipelined = repository as? any PipelinedAuditRepository
         self.now = now
     }
 
@@ -106,7 +109,7 @@ actor AuditTreeState {
     /// Builds the batch and queues it on a pipelined store, returning what awaits its commit; on
     /// another store, writes it and returns its indices.
     func stage(_ groups: [[AuditEvent]]) async throws -> @Sendable () async throws -> [[Int]] {
-        guard let pipelined = repository as? any PipelinedAuditRepository else {
+        guard let pipelined else {
             let indices = try await commit(groups)
             return { indices }
         }
@@ -115,8 +118,8 @@ actor AuditTreeState {
         let (batch, indices) = try Self.build(groups, on: &next, milliseconds: AuditClock.milliseconds(now()))
         let generation = self.generation
         let pending = pipelined.beginAppend(batch, generation: generation, chain: chain)
-        tree = next
         let after = next
+        tree = after
         return { [self] in
             do {
                 try await pending.value()
@@ -142,19 +145,13 @@ actor AuditTreeState {
     func commit(_ groups: [[AuditEvent]]) async throws -> [[Int]] {
         if let shared = repository as? any SharedAuditRepository { return try await commitShared(groups, to: shared) }
         if stale { try await reload() }
-        var attempts = 0
-        while true {
-            do {
-                return try await write(groups)
-            } catch AuditStoreError.indexTaken where attempts < 16 {
-                // Another process appended first (an offline command beside the server): continue after it.
-                attempts += 1
-                stale = true
-                try await reload()
-            } catch {
-                stale = true
-                throw error
-            }
+        do {
+            return try await write(groups)
+        } catch {
+            // Another process appended first (an offline command beside the server), or the write
+            // failed: the next batch is built on the tree as stored (`AuditLogWriter.append` retries).
+            stale = true
+            throw error
         }
     }
 

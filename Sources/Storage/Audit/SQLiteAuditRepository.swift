@@ -109,10 +109,15 @@ public final class SQLiteAuditRepository: PipelinedAuditRepository {
         do {
             // One transaction, whatever the number of statements.
             _ = try await writer.write(try Self.statements(for: batch))
-        } catch let error as SQLiteWriteError where error.isKeyConflict {
-            // Explicit indices under a primary key: a second writer at the same index fails here.
-            throw AuditStoreError.indexTaken
+        } catch {
+            throw Self.appendError(error)
         }
+    }
+
+    /// Explicit indices under a primary key: a second writer at the same index fails here.
+    private static func appendError(_ error: any Error) -> any Error {
+        if let error = error as? SQLiteWriteError, error.isKeyConflict { return AuditStoreError.indexTaken }
+        return error
     }
 
     public func beginAppend(_ batch: AuditAppendBatch, generation: Int, chain: AuditAppendChain) -> PendingWrite {
@@ -130,11 +135,7 @@ public final class SQLiteAuditRepository: PipelinedAuditRepository {
                 // Called on the writer's thread in queue order: the batches queued after this one
                 // are refused before they run.
                 if case .failure = result { chain.fail(generation) }
-                pending.finish(
-                    result.map { _ in () }.mapError { error in
-                        if let error = error as? SQLiteWriteError, error.isKeyConflict { return AuditStoreError.indexTaken }
-                        return error
-                    })
+                pending.finish(result.map { _ in () }.mapError(Self.appendError))
             })
         return pending
     }
