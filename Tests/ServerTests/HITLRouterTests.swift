@@ -89,6 +89,27 @@ struct HITLRouterTests {
         #expect((oversight.json["estimated_response_time_minutes"].numberValue ?? 0) > 0)
     }
 
+    /// A body seen before is not judged again (the opening is cached by its bytes and the agent), but
+    /// each request is still its own review, and another agent's identical body is its own request.
+    @Test func theSameRequestAskedAgainOpensItsOwnReviewJudgedAlike() async throws {
+        let h = try await Harness()
+        let body = #"{"action": {"type": "read", "tool": "cat", "arguments": {"path": "/var/log/app.log"}}, "reason": "read a log"}"#
+        let first = try await h.hitl(.post, "/api/v1/reviews", body: body)
+        let second = try await h.hitl(.post, "/api/v1/reviews", body: body)
+        #expect(first.status == .created && second.status == .created)
+        #expect(first.json["id"] != second.json["id"])
+        for field in ["action", "reason", "risk", "state", "requester"] { #expect(first.json[field] == second.json[field], "\(field)") }
+        #expect(second.json["requester"].stringValue == h.agent.id)
+        let other = try await h.auth.createAgent(name: "other", owner: "tests", by: nil)
+        let key = try await h.auth.createAPIKey(agentId: other.id, expiresAt: nil, by: nil).key
+        let theirs = try await h.hitl(.post, "/api/v1/reviews", token: key, body: body)
+        #expect(theirs.json["requester"].stringValue == other.id)
+        // A malformed body is refused each time it comes, never remembered as valid.
+        for _ in 0..<2 { #expect(try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read"}, "urgency": "asap"}"#).status == .badRequest) }
+        // The answer is the request in canonical JSON.
+        #expect(CanonicalJSON.encode(first.json) == String(buffer: first.body))
+    }
+
     @Test func aReviewerApprovesAndTheWaitingAgentLearnsAtOnce() async throws {
         let h = try await Harness(authEventsToAuditLog: true)
         let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["id"].stringValue)

@@ -12,7 +12,12 @@ public struct RiskFactor: Sendable, Equatable, Codable {
         self.detail = detail
     }
 
-    public var json: JSONValue { ["name": .string(name), "weight": .number(weight), "detail": .string(detail)] }
+    /// `{detail, name, weight}`, as every document that lists risk factors writes it.
+    public func write(into object: inout CanonicalObject) {
+        object.string("detail", detail)
+        object.string("name", name)
+        object.number("weight", weight)
+    }
 }
 
 /// What the risk of a request is computed from.

@@ -28,7 +28,10 @@ extension Request {
     }
 
     private func requireJSONContentType() throws {
-        if let contentType = headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+        // The exact form is the common case; only otherwise pay for case folding.
+        if let contentType = headers[.contentType], !contentType.hasPrefix("application/json"),
+            !contentType.lowercased().hasPrefix("application/json")
+        {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body must be JSON (Content-Type: application/json)")
         }
     }
@@ -41,7 +44,7 @@ extension Request {
         }
     }
 
-    private static func parseJSON(_ buffer: ByteBuffer) throws -> JSONValue {
+    static func parseJSON(_ buffer: ByteBuffer) throws -> JSONValue {
         do {
             return try buffer.readableBytesView.withContiguousStorageIfAvailable { bytes throws(JSONParseError) in try JSONValue.parse(bytes) }
                 ?? JSONValue.parse(String(buffer: buffer))

@@ -1,6 +1,5 @@
 import AuditLog
 import Cache
-import Crypto
 import Foundation
 import GovernanceCore
 import Identity
@@ -53,16 +52,7 @@ struct DecisionService: Sendable {
     ) async throws -> Decision {
         let constitution = runtime.constitution
         let start = ContinuousClock.now
-        var hasher = SHA256()
-        var agentCanonical = principal?.canonicalRuleInput ?? "null"
-        agentCanonical.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
-        body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-        var key = "raw:"
-        key.reserveCapacity(4 + constitution.hash.utf8.count + 1 + 64)
-        key += constitution.hash
-        key += ":"
-        key += Digest.hex(hasher.finalize())
+        let key = RequestBodyKey.make("raw", body: body, principal: principal, constitutionHash: constitution.hash)
         let agent = principal?.asRuleInput ?? .null
         let entry: CachedEvaluation
         var tier: CacheTier?

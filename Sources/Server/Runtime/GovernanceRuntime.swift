@@ -17,6 +17,8 @@ public final class GovernanceRuntime: Sendable {
     public let reviews: ReviewDesk
     public let auth: AuthService
     public let cache: LRUCache<String, CachedEvaluation>
+    /// Review requests' bodies as checked and judged, by `RequestBodyKey` ("opening").
+    let openings: LRUCache<String, ReviewDesk.Opening>
     /// The Redis tier under `cache`, when the deployment has Redis.
     public let l2: L2Cache?
     public let metrics: ACGSMetrics
@@ -62,6 +64,7 @@ public final class GovernanceRuntime: Sendable {
             cacheCapacity: cacheCapacity, constitutionalHash: { active.current.hash })
         self.decisions = decisions
         self.cache = LRUCache(capacity: cacheCapacity, ttl: cacheTTL)
+        self.openings = LRUCache(capacity: cacheCapacity, ttl: cacheTTL)
         self.metrics = metrics
         self.logger = logger
     }

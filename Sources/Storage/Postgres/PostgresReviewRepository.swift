@@ -69,7 +69,7 @@ public final class PostgresReviewRepository: ReviewRepository {
 
     /// One INSERT of the whole batch, atomic on its own: all of it or none.
     private static func insertAtomically(_ requests: [ReviewRequest], into store: PostgresStore) async throws {
-        let statement = InsertStatement(requests: requests, documents: try requests.map(ReviewDocument.encode))
+        let statement = InsertStatement(requests: requests, documents: requests.map(ReviewDocument.encode))
         let logger = store.logger
         do {
             _ = try await store.withConnection { try await $0.execute(statement, logger: logger) }
@@ -112,7 +112,7 @@ public final class PostgresReviewRepository: ReviewRepository {
     }
 
     public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
-        let document = try ReviewDocument.encode(request)
+        let document = ReviewDocument.encode(request)
         let rows = try await store.query(
             """
             UPDATE reviews SET state = \(request.state.rawValue), level = \(request.level.rawValue), level_rank = \(Self.rank(request.level)),

@@ -4,36 +4,42 @@ import GovernanceCore
 /// A review request as the stores keep it: its `Codable` form (dates as milliseconds since 1970)
 /// as canonical JSON text. SQLite and PostgreSQL store the same document.
 enum ReviewDocument {
-    /// Written through canonical JSON, several times faster than Foundation's encoder on the fast
-    /// lane's path. `decode` reads it back with `JSONDecoder`; a round-trip test keeps the two in step.
-    static func encode(_ r: ReviewRequest) throws -> String {
-        func ms(_ date: Date) -> JSONValue { .number(date.timeIntervalSince1970 * 1000) }
-        func optional(_ value: String?) -> JSONValue? { value.map(JSONValue.string) }
-        var fields: [String: JSONValue] = [
-            "id": .string(r.id), "requester": .string(r.requester), "acting_for": .array(r.actingFor.sorted().map(JSONValue.string)),
-            "action": r.action, "context": r.context, "urgency": .string(r.urgency.rawValue),
-            "risk": [
-                "score": .number(r.risk.score),
-                "factors": .array(r.risk.factors.map(\.json)),
-            ],
-            "constitutional_hash": .string(r.constitutionalHash), "created_at": ms(r.createdAt), "updated_at": ms(r.updatedAt),
-            "state": .string(r.state.rawValue), "level": .string(r.level.rawValue), "deadline": ms(r.deadline),
-            "waiting_state": .string(r.waitingState.rawValue),
-            "votes": .array(
-                r.votes.map { v in
-                    var vote: [String: JSONValue] = [
-                        "reviewer": .string(v.reviewer), "verdict": .string(v.verdict.rawValue), "reason": .string(v.reason),
-                        "level": .string(v.level.rawValue), "at": ms(v.at),
-                    ]
-                    vote["principle"] = optional(v.principle)
-                    vote["changed_arguments"] = v.changedArguments
-                    return .object(vote)
-                }),
-        ]
-        fields["reason"] = optional(r.reason)
-        fields["decision_id"] = optional(r.decisionId)
-        fields["assignee"] = optional(r.assignee)
-        return CanonicalJSON.encode(.object(fields))
+    /// Written as canonical JSON field by field, several times faster than Foundation's encoder
+    /// on the fast lane's path. `decode` reads it back with `JSONDecoder`; a round-trip test keeps
+    /// the two in step. Absent optionals are left out.
+    static func encode(_ r: ReviewRequest) -> String {
+        func ms(_ date: Date) -> Double { date.timeIntervalSince1970 * 1000 }
+        var o = CanonicalObject(capacity: 1024)
+        o.strings("acting_for", r.actingFor.sorted())
+        o.value("action", r.action)
+        if let assignee = r.assignee { o.string("assignee", assignee) }
+        o.string("constitutional_hash", r.constitutionalHash)
+        o.value("context", r.context)
+        o.number("created_at", ms(r.createdAt))
+        o.number("deadline", ms(r.deadline))
+        if let decisionId = r.decisionId { o.string("decision_id", decisionId) }
+        o.string("id", r.id)
+        o.string("level", r.level.rawValue)
+        if let reason = r.reason { o.string("reason", reason) }
+        o.string("requester", r.requester)
+        o.object("risk") { risk in
+            risk.objects("factors", r.risk.factors) { factor, o in factor.write(into: &o) }
+            risk.number("score", r.risk.score)
+        }
+        o.string("state", r.state.rawValue)
+        o.number("updated_at", ms(r.updatedAt))
+        o.string("urgency", r.urgency.rawValue)
+        o.objects("votes", r.votes) { v, vote in
+            vote.number("at", ms(v.at))
+            if let changed = v.changedArguments { vote.value("changed_arguments", changed) }
+            vote.string("level", v.level.rawValue)
+            if let principle = v.principle { vote.string("principle", principle) }
+            vote.string("reason", v.reason)
+            vote.string("reviewer", v.reviewer)
+            vote.string("verdict", v.verdict.rawValue)
+        }
+        o.string("waiting_state", r.waitingState.rawValue)
+        return o.text()
     }
 
     static func decode(_ document: String) throws -> ReviewRequest {

@@ -66,11 +66,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
     /// appended meanwhile.
     public func beginInsert(_ request: ReviewRequest) -> PendingWrite {
         let pending = PendingWrite()
-        do {
-            connection.writer.submit([(Self.insertSQL, try Self.columns(request))]) { result in pending.finish(result.map { _ in () }) }
-        } catch {
-            pending.finish(.failure(error))
-        }
+        connection.writer.submit([(Self.insertSQL, Self.columns(request))]) { result in pending.finish(result.map { _ in () }) }
         return pending
     }
 
@@ -78,7 +74,7 @@ public final class SQLiteReviewRepository: ReviewRepository {
         "INSERT INTO reviews (id, state, level, deadline, assignee, requester, updated_at, version, document) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)"
 
     public func update(_ request: ReviewRequest, expectedVersion version: Int) async throws -> Int {
-        var binds = try Self.columns(request)
+        var binds = Self.columns(request)
         binds.removeFirst()
         binds += [.text(request.id), .integer(version)]
         let rows = try await connection.query(
@@ -146,11 +142,11 @@ public final class SQLiteReviewRepository: ReviewRepository {
         _ = try await connection.query("SELECT 1")
     }
 
-    private static func columns(_ r: ReviewRequest) throws -> [SQLiteData] {
+    private static func columns(_ r: ReviewRequest) -> [SQLiteData] {
         [
             .text(r.id), .text(r.state.rawValue), .text(r.level.rawValue), .float(r.deadline.timeIntervalSince1970),
             r.assignee.map { .text($0) } ?? .null, .text(r.requester), .float(r.updatedAt.timeIntervalSince1970),
-            .text(try ReviewDocument.encode(r)),
+            .text(ReviewDocument.encode(r)),
         ]
     }
 

@@ -40,7 +40,7 @@ struct HITLController {
 
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let review = try await open(request, context: context)
-        return JSONResponse.make(Self.json(review, policy: desk.policy), status: .created)
+        return JSONResponse.make(text: Self.encoded(review, policy: desk.policy), status: .created)
     }
 
     /// The ACGS-2 shape: `{oversight_id, status, estimated_response_time_minutes}`.
@@ -54,7 +54,22 @@ struct HITLController {
 
     private func open(_ request: Request, context: Context) async throws -> ReviewRequest {
         let principal = try Self.principal(context)
-        let json = try await request.jsonBody(limit: Self.maxBodyBytes)
+        let body = try await request.jsonBytes(limit: Self.maxBodyBytes)
+        let constitution = runtime.constitution
+        // An agent asking again about the same action (the same bytes) is not parsed and judged again.
+        let key = RequestBodyKey.make("opening", body: body, principal: principal, constitutionHash: constitution.hash)
+        let opening: ReviewDesk.Opening
+        if let cached = runtime.openings.get(key) {
+            opening = cached
+        } else {
+            opening = try Self.opening(Request.parseJSON(body), principal: principal, constitution: constitution)
+            runtime.openings.set(key, opening)
+        }
+        return try await store { try await desk.open(opening) }
+    }
+
+    /// A request's body, checked, with the action judged under the constitution.
+    static func opening(_ json: JSONValue, principal: Principal, constitution: CompiledConstitution) throws -> ReviewDesk.Opening {
         let fields = try JSONFields(json, path: "", allowed: ["action", "content", "context", "reason", "urgency"])
         var subject: [String: JSONValue] = [:]
         for key in ["action", "content", "context"] { if let v = fields.fields[key] { subject[key] = v } }
@@ -67,15 +82,10 @@ struct HITLController {
             }
             urgency = parsed
         }
-        let constitution = runtime.constitution
         let (input, _) = try ValidateRequest(.object(subject)).judgedInput(agent: principal.asRuleInput, constitution: constitution)
-        let evaluation = constitution.evaluate(input)
-        return try await store {
-            try await desk.open(
-                ReviewDesk.Opening(
-                    requester: principal.id, input: input, violations: evaluation.violations, reason: reason, urgency: urgency,
-                    constitutionalHash: constitution.hash))
-        }
+        return ReviewDesk.Opening(
+            requester: principal.id, input: input, violations: constitution.evaluate(input).violations, reason: reason, urgency: urgency,
+            constitutionalHash: constitution.hash)
     }
 
     /// A request, to its requester, to reviewers, admins and auditors; `?wait=N` holds the answer up to
@@ -89,7 +99,7 @@ struct HITLController {
             let mark = await desk.mark()
             let review = try await visibleReview(id, to: principal)
             let remaining = until - ContinuousClock.now
-            if review.state.isFinal || remaining <= .zero { return JSONResponse.make(Self.json(review, policy: desk.policy)) }
+            if review.state.isFinal || remaining <= .zero { return JSONResponse.make(text: Self.encoded(review, policy: desk.policy)) }
             await desk.waitForChange(of: id, after: mark, timeout: remaining)
         }
     }
@@ -106,7 +116,7 @@ struct HITLController {
         let forward = Task {
             var sent = 0
             for await review in updates {
-                output.yield("id: \(review.id)\nevent: review\ndata: \(CanonicalJSON.encode(Self.json(review, policy: policy)))\n\n")
+                output.yield("id: \(review.id)\nevent: review\ndata: \(Self.encoded(review, policy: policy))\n\n")
                 sent += 1
                 if let maxEvents, sent >= maxEvents { break }
             }
@@ -139,7 +149,7 @@ struct HITLController {
         // Someone who may not see the request learns nothing from trying to cancel it either.
         _ = try await visibleReview(id, to: principal)
         let review = try await step("cancelled", id, principal) { r, at in try r.cancel(by: Self.actor(principal), at: at) }
-        return JSONResponse.make(Self.json(review, policy: desk.policy))
+        return JSONResponse.make(text: Self.encoded(review, policy: desk.policy))
     }
 
     // MARK: webhooks
@@ -238,7 +248,11 @@ struct HITLController {
         query.assignee = parameters.values["assigned_to"].map { $0 == "me" ? principal.id : $0 }
         query.limit = try parameters.integer("limit", in: 1...500) ?? query.limit
         let reviews = try await store { try await desk.repository.list(query) }
-        return JSONResponse.make(["reviews": .array(reviews.map { Self.json($0, policy: desk.policy) }), "count": .number(Double(reviews.count))])
+        let policy = desk.policy
+        var list = CanonicalObject(capacity: 1024 * reviews.count + 32)
+        list.number("count", Double(reviews.count))
+        list.objects("reviews", reviews) { review, o in Self.write(review, policy: policy, into: &o) }
+        return JSONResponse.make(text: list.text())
     }
 
     @Sendable func claim(_ request: Request, context: Context) async throws -> Response {
@@ -248,7 +262,7 @@ struct HITLController {
         let review = try await step("claimed", try context.parameters.require("id"), principal) { r, at in
             try r.claim(by: Self.actor(principal), policy: policy, at: at)
         }
-        return JSONResponse.make(Self.json(review, policy: policy))
+        return JSONResponse.make(text: Self.encoded(review, policy: policy))
     }
 
     @Sendable func release(_ request: Request, context: Context) async throws -> Response {
@@ -257,7 +271,7 @@ struct HITLController {
         let review = try await step("released", try context.parameters.require("id"), principal) { r, at in
             try r.release(by: Self.actor(principal), at: at)
         }
-        return JSONResponse.make(Self.json(review, policy: desk.policy))
+        return JSONResponse.make(text: Self.encoded(review, policy: desk.policy))
     }
 
     @Sendable func decide(_ request: Request, context: Context) async throws -> Response {
@@ -275,7 +289,7 @@ struct HITLController {
         let review = try await step("decision", try context.parameters.require("id"), principal) { r, at in
             try r.decide(vote, by: Self.actor(principal), policy: policy, at: at)
         }
-        return JSONResponse.make(Self.json(review, policy: policy))
+        return JSONResponse.make(text: Self.encoded(review, policy: policy))
     }
 
     // MARK: helpers
@@ -349,27 +363,44 @@ struct HITLController {
         }
     }
 
-    static func json(_ r: ReviewRequest, policy: ReviewPolicy) -> JSONValue {
-        [
-            "id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue), "urgency": .string(r.urgency.rawValue),
-            "requester": .string(r.requester), "action": r.action, "context": r.context, "reason": r.reason.map(JSONValue.string) ?? .null,
-            "decision_id": r.decisionId.map(JSONValue.string) ?? .null, "constitutional_hash": .string(r.constitutionalHash),
-            "risk": [
-                "score": .number(r.risk.score),
-                "factors": .array(r.risk.factors.map(\.json)),
-            ],
-            "fast_lane": .bool(r.fastLane), "created_at": .string(AuditClock.format(r.createdAt)), "updated_at": .string(AuditClock.format(r.updatedAt)),
-            "deadline": .string(AuditClock.format(r.deadline)), "assignee": r.assignee.map(JSONValue.string) ?? .null,
-            "approvals_required": .number(Double(policy.policy(for: r.level).approvalsRequired)),
-            "approvals": .array(r.approvals.sorted().map(JSONValue.string)),
-            "votes": .array(
-                r.votes.map { v in
-                    [
-                        "reviewer": .string(v.reviewer), "decision": .string(v.verdict.rawValue), "reason": .string(v.reason),
-                        "principle": v.principle.map(JSONValue.string) ?? .null, "changed_arguments": v.changedArguments ?? .null,
-                        "level": .string(v.level.rawValue), "at": .string(AuditClock.format(v.at)),
-                    ]
-                }),
-        ]
+    /// A request as the API answers it (and webhooks and the event stream carry it), in canonical
+    /// JSON: the agent's and the reviewers' view.
+    static func encoded(_ r: ReviewRequest, policy: ReviewPolicy) -> String {
+        var o = CanonicalObject(capacity: 1024)
+        write(r, policy: policy, into: &o)
+        return o.text()
+    }
+
+    static func write(_ r: ReviewRequest, policy: ReviewPolicy, into o: inout CanonicalObject) {
+        o.value("action", r.action)
+        o.strings("approvals", r.approvals.sorted())
+        o.number("approvals_required", Double(policy.policy(for: r.level).approvalsRequired))
+        o.nullableString("assignee", r.assignee)
+        o.string("constitutional_hash", r.constitutionalHash)
+        o.value("context", r.context)
+        o.string("created_at", AuditClock.format(r.createdAt))
+        o.string("deadline", AuditClock.format(r.deadline))
+        o.nullableString("decision_id", r.decisionId)
+        o.bool("fast_lane", r.fastLane)
+        o.string("id", r.id)
+        o.string("level", r.level.rawValue)
+        o.nullableString("reason", r.reason)
+        o.string("requester", r.requester)
+        o.object("risk") { risk in
+            risk.objects("factors", r.risk.factors) { factor, o in factor.write(into: &o) }
+            risk.number("score", r.risk.score)
+        }
+        o.string("state", r.state.rawValue)
+        o.string("updated_at", AuditClock.format(r.updatedAt))
+        o.string("urgency", r.urgency.rawValue)
+        o.objects("votes", r.votes) { v, vote in
+            vote.string("at", AuditClock.format(v.at))
+            vote.value("changed_arguments", v.changedArguments ?? .null)
+            vote.string("decision", v.verdict.rawValue)
+            vote.string("level", v.level.rawValue)
+            vote.nullableString("principle", v.principle)
+            vote.string("reason", v.reason)
+            vote.string("reviewer", v.reviewer)
+        }
     }
 }

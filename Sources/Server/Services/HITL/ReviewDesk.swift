@@ -66,16 +66,20 @@ public actor ReviewDesk {
         self.logger = logger
     }
 
-    /// What a new request is about.
+    /// What a new request is about, with what a reviewer may see of it masked once, here: an
+    /// opening is cached by its body and may be opened many times.
     public struct Opening: Sendable {
-        public var requester: String
-        public var actingFor: Set<String>
-        public var input: JudgedInput
-        public var violations: [Violation]
-        public var reason: String?
-        public var urgency: ReviewUrgency
-        public var decisionId: String?
-        public var constitutionalHash: String
+        public let requester: String
+        public let actingFor: Set<String>
+        public let input: JudgedInput
+        public let violations: [Violation]
+        public let reason: String?
+        public let urgency: ReviewUrgency
+        public let decisionId: String?
+        public let constitutionalHash: String
+        let maskedAction: JSONValue
+        let maskedContext: JSONValue
+        let maskedReason: String?
 
         public init(
             requester: String, actingFor: Set<String> = [], input: JudgedInput, violations: [Violation], reason: String? = nil,
@@ -89,6 +93,9 @@ public actor ReviewDesk {
             self.urgency = urgency
             self.decisionId = decisionId
             self.constitutionalHash = constitutionalHash
+            maskedAction = Masking.mask(input.action)
+            maskedContext = Masking.mask(input.context)
+            maskedReason = reason.map(Masking.mask)
         }
     }
 
@@ -118,14 +125,14 @@ public actor ReviewDesk {
             RiskInputs(violations: opening.violations, input: opening.input, recentDenials: history.denials, recentEscalations: history.escalations))
         let request = ReviewRequest(
             id: RandomIdentifier.timeOrdered(prefix: "rev_", hexDigits: 24), requester: opening.requester,
-            actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: Masking.mask(opening.input.action), context: Masking.mask(opening.input.context),
-            reason: opening.reason.map(Masking.mask), urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
+            actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: opening.maskedAction, context: opening.maskedContext,
+            reason: opening.maskedReason, urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         // A waiting request is assigned before it is stored, so that it is written once; the two steps
         // (opened, assigned) are still two audit entries.
         let assigned = request.fastLane ? nil : await assignedCopy(of: request, at: at)
-        var events = [event("opened", request, actor: opening.requester, extra: ["fast_lane": .bool(request.fastLane)])]
-        if let assigned { events.append(event("assigned", assigned, actor: "system", extra: [:])) }
+        var events = [event("opened", request, actor: opening.requester)]
+        if let assigned { events.append(event("assigned", assigned, actor: "system")) }
         return Prepared(opened: request, assigned: assigned, events: events)
     }
 
@@ -165,7 +172,7 @@ public actor ReviewDesk {
         case .success(let indices):
             if let storeError = storeErrors.compactMap({ $0 }).first {
                 for (p, error) in zip(prepared, storeErrors) where error != nil {
-                    try? await record("withdrawn", p.opened, actor: "system", extra: ["reason": "the request could not be stored"])
+                    try? await record("withdrawn", p.opened, actor: "system", note: "the request could not be stored")
                 }
                 throw storeError
             }
@@ -181,7 +188,7 @@ public actor ReviewDesk {
     /// Applies a step to a request: stores it, audits it (undoing it if the entry cannot be written),
     /// and wakes whoever waits on the request.
     public func apply(
-        _ step: String, to id: String, by actor: String, extra: [String: JSONValue] = [:],
+        _ step: String, to id: String, by actor: String,
         _ change: (inout ReviewRequest, Date) throws -> Void
     ) async throws -> ReviewRequest {
         guard let stored = try await repository.find(id: id) else { throw ReviewStoreError.notFound(id) }
@@ -189,7 +196,7 @@ public actor ReviewDesk {
         try change(&request, now())
         let version = try await repository.update(request, expectedVersion: stored.version)
         do {
-            try await record(step, request, actor: actor, extra: extra)
+            try await record(step, request, actor: actor)
         } catch {
             _ = try? await repository.update(stored.request, expectedVersion: version)
             throw error
@@ -381,30 +388,37 @@ public actor ReviewDesk {
         }
     }
 
-    private nonisolated func record(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) async throws {
-        _ = try await audit.append(event(step, r, actor: actor, extra: extra))
+    private nonisolated func record(_ step: String, _ r: ReviewRequest, actor: String, note: String? = nil) async throws {
+        _ = try await audit.append(event(step, r, actor: actor, note: note))
     }
 
-    private nonisolated func event(_ step: String, _ r: ReviewRequest, actor: String, extra: [String: JSONValue]) -> AuditEvent {
-        var payload: [String: JSONValue] = [
-            "event": .string(step), "review_id": .string(r.id), "state": .string(r.state.rawValue), "level": .string(r.level.rawValue),
-            "deadline": .string(AuditClock.format(r.deadline)), "risk": .number(r.risk.score),
-            "assignee": r.assignee.map(JSONValue.string) ?? .null,
-        ]
-        if step == "opened" {
-            payload["risk_factors"] = .array(r.risk.factors.map(\.json))
-            payload["urgency"] = .string(r.urgency.rawValue)
-            payload["action"] = r.action
-        }
+    /// A step's audit entry: the request's routing and risk; when opened, what it is about; for a
+    /// decision, the vote (its reason masked); `note` says why the system took the step.
+    private nonisolated func event(_ step: String, _ r: ReviewRequest, actor: String, note: String? = nil) -> AuditEvent {
+        let opened = step == "opened"
+        var payload = CanonicalObject(capacity: 768)
+        if opened { payload.value("action", r.action) }
+        payload.nullableString("assignee", r.assignee)
+        payload.string("deadline", AuditClock.format(r.deadline))
+        payload.string("event", step)
+        if opened { payload.bool("fast_lane", r.fastLane) }
+        payload.string("level", r.level.rawValue)
+        if let note { payload.string("reason", note) }
+        payload.string("review_id", r.id)
+        payload.number("risk", r.risk.score)
+        if opened { payload.objects("risk_factors", r.risk.factors) { factor, o in factor.write(into: &o) } }
+        payload.string("state", r.state.rawValue)
+        if opened { payload.string("urgency", r.urgency.rawValue) }
         if let vote = r.votes.last, step == "decision" {
-            payload["vote"] = [
-                "reviewer": .string(vote.reviewer), "verdict": .string(vote.verdict.rawValue), "reason": .string(Masking.mask(vote.reason)),
-                "principle": vote.principle.map(JSONValue.string) ?? .null,
-            ]
+            payload.object("vote") { o in
+                o.nullableString("principle", vote.principle)
+                o.string("reason", Masking.mask(vote.reason))
+                o.string("reviewer", vote.reviewer)
+                o.string("verdict", vote.verdict.rawValue)
+            }
         }
-        for (k, v) in extra { payload[k] = v }
         return AuditEvent(
             type: .review, actor: actor, constitutionalHash: r.constitutionalHash,
-            subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), payload: .object(payload))
+            subjects: [r.id, r.requester] + (r.decisionId.map { [$0] } ?? []), canonicalPayload: payload.text())
     }
 }

@@ -87,7 +87,10 @@ public actor WebhookDispatcher {
         }
         // Most agents have no webhook: nothing to render.
         guard !receivers.isEmpty else { return }
-        let body = CanonicalJSON.encode(["event": "review.updated", "review": HITLController.json(request, policy: policy)])
+        var update = CanonicalObject(capacity: 1100)
+        update.string("event", "review.updated")
+        update.object("review") { HITLController.write(request, policy: policy, into: &$0) }
+        let body = update.text()
         let jobs = receivers.map { hook in
             Job(
                 webhook: hook,
