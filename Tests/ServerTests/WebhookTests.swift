@@ -130,7 +130,7 @@ struct WebhookTests {
         let a = WebhookDispatcher(repository: store, backoff: [.seconds(60)], timeout: 1, lease: .seconds(3))
         await a.notify(request, policy: ReviewPolicy())
         var deadline = ContinuousClock.now + .seconds(60)
-        while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
 
         let (receiver, stopReceiver) = try await Self.acceptingReceiver(port: port)
 
@@ -143,17 +143,17 @@ struct WebhookTests {
         try await b.maintain()
         try await Task.sleep(for: .milliseconds(300))
         #expect(await receiver.received.isEmpty)
-        #expect(try await store.outbox().count == 1)
+        #expect(await store.outbox().count == 1)
 
         // A dies (it renews no more): once its claim runs out, B takes the change up, once.
         try await Task.sleep(for: .milliseconds(3_100))
         try await b.maintain()
         try await b.maintain()
         deadline = ContinuousClock.now + .seconds(60)
-        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try await b.maintain()
         try await Task.sleep(for: .milliseconds(300))
-        #expect(try await store.outbox().isEmpty)
+        #expect(await store.outbox().isEmpty)
         #expect(await receiver.received.count == 1)
         await stopReceiver()
     }
@@ -167,18 +167,18 @@ struct WebhookTests {
         await before.notify(request, policy: ReviewPolicy())
         // Generous waits: the whole suite starts at once, and a first connection can take seconds then.
         var deadline = ContinuousClock.now + .seconds(60)
-        while try await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(try await store.outbox().map(\.attempts) == [1])
+        while await store.outbox().first?.attempts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await store.outbox().map(\.attempts) == [1])
 
         let (receiver, stopReceiver) = try await Self.acceptingReceiver(port: port)
         // The restarted server takes the outbox up again.
         let after = WebhookDispatcher(repository: store, backoff: [.milliseconds(50)], timeout: 1)
         try await after.resume()
         deadline = ContinuousClock.now + .seconds(60)
-        while try await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(try await store.outbox().isEmpty)
+        while await !store.outbox().isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await store.outbox().isEmpty)
         #expect(await receiver.received.count == 1)
-        let log = try await store.deliveries(webhookId: "whk_1", limit: 10)
+        let log = await store.deliveries(webhookId: "whk_1", limit: 10)
         #expect(log.map(\.attempt).sorted() == [1, 2])
         #expect(log.contains { $0.attempt == 2 && $0.succeeded })
         await stopReceiver()

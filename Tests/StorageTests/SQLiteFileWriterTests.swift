@@ -102,7 +102,7 @@ struct SQLiteFileWriterTests {
                 for n in 0..<200 { group.addTask { _ = try await writer.write("INSERT INTO names VALUES (?)", [.text("n\(n)")]) } }
                 try await group.waitForAll()
             }
-            #expect(await writer.transactions < 200, "grouped into fewer transactions than writes")
+            #expect(writer.transactions < 200, "grouped into fewer transactions than writes")
             let rows = try await writer.write("DELETE FROM names RETURNING name")
             #expect(rows.count == 200)
         }

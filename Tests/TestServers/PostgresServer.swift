@@ -43,7 +43,7 @@ public enum PostgresServer {
 
         /// Stops the server and deletes its files (for clusters of one test's own).
         public func destroy() {
-            try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: runAs)
+            _ = try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: runAs)
             try? FileManager.default.removeItem(atPath: directory)
         }
 
@@ -94,7 +94,7 @@ public enum PostgresServer {
             stopAtExitUser = cluster.runAs
             atexit {
                 guard let directory = PostgresServer.stopAtExitDirectory, let binaries = PostgresServer.stopAtExitBinaries else { return }
-                try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: PostgresServer.stopAtExitUser)
+                _ = try? PostgresServer.run(binaries + "/pg_ctl", ["-D", directory, "-m", "immediate", "-w", "stop"], as: PostgresServer.stopAtExitUser)
                 try? FileManager.default.removeItem(atPath: directory)
             }
             return cluster
@@ -122,7 +122,7 @@ public enum PostgresServer {
         try run(
             binaries + "/initdb", ["-D", directory, "-U", "acgs", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"], as: runAs)
         if let runAs { try run("/bin/chown", ["-R", runAs + ":", directory]) }
-        FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/server.log", contents: nil)
         if let runAs { try run("/bin/chown", [runAs + ":", directory + "/server.log"]) }
         let cluster = Cluster(port: try FreePort.next(), directory: directory, binaries: binaries, runAs: runAs)
         try cluster.start()
@@ -154,7 +154,7 @@ public enum PostgresServer {
         // Output goes to a file, not a pipe: a server started by `pg_ctl` inherits the descriptor
         // and would hold a pipe open for as long as it runs.
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-run-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         defer { try? output.close() }

@@ -18,7 +18,7 @@ public struct StoredTreeProofs {
         let nodes = try MerkleProofLayout.inclusionNodes(index: index, treeSize: treeSize)
         let leaf = SubtreeID(level: 0, index: index)
         let tree = try await tree(size: treeSize, extra: nodes.flatMap(MerkleProofLayout.subtrees(of:)) + [leaf])
-        guard let leafHash = try tree.store.hash(of: leaf) else { throw MerkleTreeError.missingSubtree(level: 0, index: index) }
+        guard let leafHash = tree.store.hash(of: leaf) else { throw MerkleTreeError.missingSubtree(level: 0, index: index) }
         return (leafHash, try tree.inclusionProof(index: index, treeSize: treeSize), tree.root)
     }
 

@@ -68,7 +68,7 @@ public final class ACGSMetrics: Sendable {
                 helpText: "From opening to the final state of a queued review request"),
             buckets: [.seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(900), .seconds(1800), .seconds(3600), .seconds(7200)])
         reviewQueueDepth = registry.makeGauge(
-            descriptor: .init(namespace: "acgs", metricName: "review_queue_depth", helpText: "Review requests waiting or in review"))
+            descriptor: .init(namespace: "acgs", metricName: "review_queue_depth", unitName: "", helpText: "Review requests waiting or in review"))
     }
 
     /// A review request was opened, in the fast lane (approved at once) or into the queue.
