@@ -145,3 +145,66 @@ import Testing
         #expect(Bench.median([]).isNaN)
     }
 }
+
+/// The load generator's own HTTP: requests encoded once, responses read in place.
+@Suite struct PerfHTTPTests {
+    static func parse(_ chunks: [String]) throws -> [PerfResponse] {
+        var parser = PerfResponseParser()
+        var responses: [PerfResponse] = []
+        for chunk in chunks {
+            var bytes = ByteBuffer(string: chunk)
+            parser.append(&bytes)
+            while let response = try parser.next() { responses.append(response) }
+        }
+        return responses
+    }
+
+    @Test func aRequestIsWrittenOnceWithItsHostAndLength() throws {
+        let endpoint = try PerfEndpoint("http://127.0.0.1:8016/prefix/")
+        let request = PerfWorkload.request(.POST, endpoint, "/api/v1/auth/validate", json: ["token": "t"], bearer: "k", hash: "h")
+        #expect(
+            String(buffer: request.wire)
+                == "POST /prefix/api/v1/auth/validate HTTP/1.1\r\nHost: 127.0.0.1:8016\r\nX-Constitutional-Hash: h\r\n"
+                + "Authorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"token\":\"t\"}")
+        let get = PerfWorkload.request(.GET, endpoint, "/health")
+        #expect(String(buffer: get.wire) == "GET /prefix/health HTTP/1.1\r\nHost: 127.0.0.1:8016\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    @Test func responsesAreReadWhateverWayTheBytesArrive() throws {
+        let first = "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nX-Constitutional-Hash:  cdd01ef066bc6cf2 \r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
+        let second = "HTTP/1.1 503 Service Unavailable\r\nCONTENT-LENGTH: 2\r\nConnection: close\r\n\r\n{}"
+        let whole = first + second
+        // All at once, then split at every byte: the same two responses each time.
+        for cut in [whole.utf8.count] + Array(1..<whole.utf8.count) {
+            let bytes = Array(whole.utf8)
+            let responses = try Self.parse([String(decoding: bytes[..<cut], as: UTF8.self), String(decoding: bytes[cut...], as: UTF8.self)])
+            try #require(responses.count == 2, "cut at \(cut)")
+            #expect(responses[0].status == 201)
+            #expect(responses[0].hashHeader == "cdd01ef066bc6cf2")
+            #expect(String(buffer: responses[0].body) == #"{"ok":true}"#)
+            #expect(responses[0].keepAlive)
+            #expect(responses[1].status == 503)
+            #expect(responses[1].hashHeader == nil)
+            #expect(String(buffer: responses[1].body) == "{}")
+            #expect(!responses[1].keepAlive)
+        }
+    }
+
+    @Test func chunkedBodiesAndBodilessStatusesAreRead() throws {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"a\"\r\nB\r\n:[1,2,3,4]}\r\n0\r\n\r\n"
+        let noContent = "HTTP/1.1 204 No Content\r\n\r\n"
+        let oldServer = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+        let responses = try Self.parse([chunked + noContent + oldServer])
+        try #require(responses.count == 3)
+        #expect(String(buffer: responses[0].body) == #"{"a":[1,2,3,4]}"#)
+        #expect(responses[1].status == 204 && responses[1].body.readableBytes == 0)
+        #expect(!responses[2].keepAlive, "HTTP/1.0 closes unless it says otherwise")
+        #expect(try Self.parse([String(chunked.dropLast(2))]).isEmpty, "incomplete until the last chunk's line ends")
+    }
+
+    @Test func whatIsNotAnHTTPResponseIsAnError() {
+        #expect(throws: PerfFailure.self) { try Self.parse(["SSH-2.0-OpenSSH\r\n\r\n"]) }
+        #expect(throws: PerfFailure.self) { try Self.parse(["HTTP/1.1 200 OK\r\nContent-Length: x1\r\n\r\n"]) }
+        #expect(throws: PerfFailure.self) { try Self.parse(["HTTP/1.1 200 OK\r\n\r\nbody until close"]) }
+    }
+}

@@ -9,34 +9,31 @@ struct PerfWorkload: Sendable {
     var label: String
     var make: @Sendable (Int) -> PerfRequest
 
-    static func request(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, bearer: String? = nil, hash: String? = nil) -> PerfRequest {
-        request(method, path, body: json.map(CanonicalJSON.encode), bearer: bearer, hash: hash)
-    }
-
-    static func request(_ method: HTTPMethod, _ path: String, body: String?, bearer: String? = nil, hash: String? = nil) -> PerfRequest {
-        var headers = HTTPHeaders()
-        if let hash { headers.add(name: "X-Constitutional-Hash", value: hash) }
-        if let bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
-        var buffer: ByteBuffer?
-        if let body {
-            headers.add(name: "Content-Type", value: "application/json")
-            buffer = ByteBuffer(string: body)
-        }
-        return PerfRequest(method: method, path: path, headers: headers, body: buffer)
+    /// A request to `path` under the endpoint's base path.
+    static func request(
+        _ method: HTTPMethod, _ endpoint: PerfEndpoint, _ path: String, json: JSONValue? = nil, bearer: String? = nil, hash: String? = nil
+    ) -> PerfRequest {
+        var headers: [(name: String, value: String)] = []
+        if let hash { headers.append(("X-Constitutional-Hash", hash)) }
+        if let bearer { headers.append(("Authorization", "Bearer \(bearer)")) }
+        if json != nil { headers.append(("Content-Type", "application/json")) }
+        return PerfRequest(
+            method: method, host: "\(endpoint.host):\(endpoint.port)", path: endpoint.basePath + path, headers: headers,
+            body: json.map(CanonicalJSON.encode))
     }
 
     /// `GET /health`, the deployment guide's original test.
     static func health(service: String, endpoint: PerfEndpoint, hash: String) -> PerfWorkload {
-        let fixed = request(.GET, endpoint.basePath + "/health", body: nil, hash: hash)
+        let fixed = request(.GET, endpoint, "/health", hash: hash)
         return PerfWorkload(service: service, endpoint: endpoint, label: "GET /health") { _ in fixed }
     }
 
     /// Validate requests from a mix of benign and violating actions; `missShare` of them carry a
     /// unique field so that they miss the decision cache.
     static func validate(endpoint: PerfEndpoint, token: String, hash: String, missShare: Double) -> PerfWorkload {
-        let path = endpoint.basePath + "/api/v1/constitutional/validate"
+        let path = "/api/v1/constitutional/validate"
         let inputs = BenchInputs.mixed.map(validateBody)
-        let prepared = inputs.map { request(.POST, path, json: $0, bearer: token, hash: hash) }
+        let prepared = inputs.map { request(.POST, endpoint, path, json: $0, bearer: token, hash: hash) }
         let threshold = Int((missShare * 1000).rounded())
         return PerfWorkload(service: "constitutional-ai", endpoint: endpoint, label: "POST /api/v1/constitutional/validate") { n in
             // A multiplicative spread, so that misses are scattered over the run and over the inputs.
@@ -45,7 +42,7 @@ struct PerfWorkload: Sendable {
                 var context = body["context"]?.objectValue ?? [:]
                 context["perf_request"] = .number(Double(n))
                 body["context"] = .object(context)
-                return request(.POST, path, json: .object(body), bearer: token, hash: hash)
+                return request(.POST, endpoint, path, json: .object(body), bearer: token, hash: hash)
             }
             return prepared[n % prepared.count]
         }
@@ -60,12 +57,12 @@ struct PerfWorkload: Sendable {
     }
 
     static func authValidate(endpoint: PerfEndpoint, token: String, hash: String) -> PerfWorkload {
-        let fixed = request(.POST, endpoint.basePath + "/api/v1/auth/validate", json: ["token": .string(token)], bearer: token, hash: hash)
+        let fixed = request(.POST, endpoint, "/api/v1/auth/validate", json: ["token": .string(token)], bearer: token, hash: hash)
         return PerfWorkload(service: "auth", endpoint: endpoint, label: "POST /api/v1/auth/validate") { _ in fixed }
     }
 
     static func review(endpoint: PerfEndpoint, apiKey: String, hash: String) -> PerfWorkload {
-        let fixed = request(.POST, endpoint.basePath + "/api/v1/reviews", json: BenchInputs.fastLaneReview, bearer: apiKey, hash: hash)
+        let fixed = request(.POST, endpoint, "/api/v1/reviews", json: BenchInputs.fastLaneReview, bearer: apiKey, hash: hash)
         return PerfWorkload(service: "agent-hitl", endpoint: endpoint, label: "POST /api/v1/reviews (fast lane)") { _ in fixed }
     }
 }
