@@ -23,11 +23,14 @@ trap cleanup EXIT
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# PostgreSQL with its production settings (fsync on), and Redis.
+# PostgreSQL with its production settings (fsync on, deploy/postgresql/acgs.conf), and Redis.
 mkdir -p "$work/pg" && [ "$(id -u)" -eq 0 ] && chown postgres: "$work" "$work/pg"
 as_pg "$bin/initdb" -D "$work/pg" -U acgs -A trust -E UTF8 --locale=C >/dev/null
 pg_port=$(port)
-as_pg "$bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
+# The deployment's settings (deploy/postgresql/acgs.conf), so that checkpoints do not land in the run.
+cp deploy/postgresql/acgs.conf "$work/pg/acgs.conf" && echo "include 'acgs.conf'" >> "$work/pg/postgresql.conf"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$work/pg/acgs.conf"
+as_pg "$bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" -w start >/dev/null
 "$bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U acgs -d postgres -c "CREATE DATABASE acgs"
 redis_port=$(port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >/dev/null &
