@@ -170,6 +170,21 @@ import Testing
         #expect(String(buffer: get.wire) == "GET /prefix/health HTTP/1.1\r\nHost: 127.0.0.1:8016\r\nContent-Length: 0\r\n\r\n")
     }
 
+    @Test func theMissShareOfRequestsAreUniqueAndTheRestIdentical() throws {
+        let endpoint = try PerfEndpoint("http://127.0.0.1:8008")
+        for workload in [
+            PerfWorkload.review(endpoint: endpoint, apiKey: "k", hash: "h", missShare: 0.2),
+            PerfWorkload.validate(endpoint: endpoint, token: "t", hash: "h", missShare: 0.2),
+        ] {
+            let bodies = (0..<1000).map { String(buffer: workload.make($0).wire) }
+            let varied = bodies.filter { $0.contains("perf_request") }
+            // 7919 is prime to 1000: over 1000 requests the spread hits each residue once.
+            #expect(varied.count == 200)
+            #expect(Set(varied).count == 200)
+            #expect(Set(bodies.filter { !$0.contains("perf_request") }).count == (workload.service == "agent-hitl" ? 1 : BenchInputs.mixed.count))
+        }
+    }
+
     @Test func responsesAreReadWhateverWayTheBytesArrive() throws {
         let first = "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nX-Constitutional-Hash:  cdd01ef066bc6cf2 \r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
         let second = "HTTP/1.1 503 Service Unavailable\r\nCONTENT-LENGTH: 2\r\nConnection: close\r\n\r\n{}"

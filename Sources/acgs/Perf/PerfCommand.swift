@@ -54,7 +54,7 @@ struct Perf: AsyncParsableCommand {
     @Option(help: "Open loop: requests per second per endpoint, started on an evenly spaced schedule.")
     var rate: Double?
 
-    @Option(help: "Share of validate requests varied so that they miss the decision cache (0 to 1).")
+    @Option(help: "Share of validate and review requests varied so that they miss the server's caches (0 to 1).")
     var missShare = 0.2
 
     @Flag(help: "The guide's original test: GET /health on each service, no credentials needed.")
@@ -159,7 +159,7 @@ struct Perf: AsyncParsableCommand {
                     case "constitutional-ai":
                         workload = .validate(endpoint: endpoint, token: agent.accessToken, hash: hash, missShare: missShare)
                     case "auth": workload = .authValidate(endpoint: endpoint, token: agent.accessToken, hash: hash)
-                    default: workload = .review(endpoint: endpoint, apiKey: agent.apiKey, hash: hash)
+                    default: workload = .review(endpoint: endpoint, apiKey: agent.apiKey, hash: hash, missShare: missShare)
                     }
                 } else {
                     workload = .health(service: service, endpoint: endpoint, hash: hash)

@@ -34,18 +34,25 @@ struct PerfWorkload: Sendable {
         let path = "/api/v1/constitutional/validate"
         let inputs = BenchInputs.mixed.map(validateBody)
         let prepared = inputs.map { request(.POST, endpoint, path, json: $0, bearer: token, hash: hash) }
-        let threshold = Int((missShare * 1000).rounded())
         return PerfWorkload(service: "constitutional-ai", endpoint: endpoint, label: "POST /api/v1/constitutional/validate") { n in
-            // A multiplicative spread, so that misses are scattered over the run and over the inputs.
-            if (n &* 7919) % 1000 < threshold {
-                guard case .object(var body) = inputs[n % inputs.count] else { return prepared[n % prepared.count] }
-                var context = body["context"]?.objectValue ?? [:]
-                context["perf_request"] = .number(Double(n))
-                body["context"] = .object(context)
-                return request(.POST, endpoint, path, json: .object(body), bearer: token, hash: hash)
-            }
-            return prepared[n % prepared.count]
+            guard misses(n, share: missShare) else { return prepared[n % prepared.count] }
+            return request(.POST, endpoint, path, json: unique(inputs[n % inputs.count], n), bearer: token, hash: hash)
         }
+    }
+
+    /// Whether request `n` is one of the `share` that miss the server's caches: a multiplicative
+    /// spread, so that misses are scattered over the run and over the inputs.
+    static func misses(_ n: Int, share: Double) -> Bool {
+        (n &* 7919) % 1000 < Int((share * 1000).rounded())
+    }
+
+    /// The body with a context field of its own (`perf_request`), which no rule or risk factor reads.
+    static func unique(_ body: JSONValue, _ n: Int) -> JSONValue {
+        guard case .object(var fields) = body else { return body }
+        var context = fields["context"]?.objectValue ?? [:]
+        context["perf_request"] = .number(Double(n))
+        fields["context"] = .object(context)
+        return .object(fields)
     }
 
     static func validateBody(_ input: JudgedInput) -> JSONValue {
@@ -61,9 +68,15 @@ struct PerfWorkload: Sendable {
         return PerfWorkload(service: "auth", endpoint: endpoint, label: "POST /api/v1/auth/validate") { _ in fixed }
     }
 
-    static func review(endpoint: PerfEndpoint, apiKey: String, hash: String) -> PerfWorkload {
-        let fixed = request(.POST, endpoint, "/api/v1/reviews", json: BenchInputs.fastLaneReview, bearer: apiKey, hash: hash)
-        return PerfWorkload(service: "agent-hitl", endpoint: endpoint, label: "POST /api/v1/reviews (fast lane)") { _ in fixed }
+    /// Review requests on the fast lane; `missShare` of them carry a unique field, so that the
+    /// server parses and judges them anew instead of taking them from its cache of request bodies.
+    static func review(endpoint: PerfEndpoint, apiKey: String, hash: String, missShare: Double) -> PerfWorkload {
+        let path = "/api/v1/reviews"
+        let fixed = request(.POST, endpoint, path, json: BenchInputs.fastLaneReview, bearer: apiKey, hash: hash)
+        return PerfWorkload(service: "agent-hitl", endpoint: endpoint, label: "POST /api/v1/reviews (fast lane)") { n in
+            guard misses(n, share: missShare) else { return fixed }
+            return request(.POST, endpoint, path, json: unique(BenchInputs.fastLaneReview, n), bearer: apiKey, hash: hash)
+        }
     }
 }
 
