@@ -14,14 +14,14 @@ extension ServeEndToEndTests {
     @Test func everyAcknowledgedDecisionSurvivesSIGKILLAndTheLogVerifies() async throws {
         let data = try temporaryDirectory()
         let binary = try acgsBinary()
-        let created = try run(binary, ["agent", "create", "crash-agent", "--data-dir", data])
+        let created = try await run(binary, ["agent", "create", "crash-agent", "--data-dir", data])
         let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count)).description
         let environment = ["ACGS_ADMIN_PASSWORD": Self.password]
 
         // A burst of decisions from 16 clients; SIGKILL once 150 are acknowledged, while more are in flight.
         let acknowledged: [(id: String, index: Int)]
         do {
-            let server = try ServerProcess(arguments: ["--data-dir", data], environment: environment)
+            let server = try await ServerProcess(arguments: ["--data-dir", data], environment: environment)
             defer { _ = server.stop() }
             try await server.waitUntilServing("http://localhost:32768/health/ready")
             let counter = Acknowledged()
@@ -64,7 +64,7 @@ extension ServeEndToEndTests {
         #expect(acknowledged.count >= 150)
 
         // Restarted on the same store: every acknowledged decision is in the log, and the log verifies.
-        let restarted = try ServerProcess(arguments: ["--data-dir", data], environment: environment)
+        let restarted = try await ServerProcess(arguments: ["--data-dir", data], environment: environment)
         do {
             defer { _ = restarted.stop() }
             try await restarted.waitUntilServing("http://localhost:8002/health/ready")
@@ -80,31 +80,31 @@ extension ServeEndToEndTests {
         }
 
         // Offline, with the public keys only: verify, export, verify the export, prove an entry.
-        let verified = try run(binary, ["audit", "verify", "--data-dir", data])
+        let verified = try await run(binary, ["audit", "verify", "--data-dir", data])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         #expect(verified.stdout.contains("the log verifies"))
         let export = data + "/export.jsonl"
-        #expect(try run(binary, ["audit", "export", "--data-dir", data, "--output", export]).status == 0)
-        let fromExport = try run(binary, ["audit", "verify", "--export", export, "--json"])
+        #expect(try await run(binary, ["audit", "export", "--data-dir", data, "--output", export]).status == 0)
+        let fromExport = try await run(binary, ["audit", "verify", "--export", export, "--json"])
         #expect(fromExport.status == 0, "\(fromExport.stdout)")
         let exportReport = try JSONDecoder().decode(JSONValue.self, from: Data(fromExport.stdout.utf8))
         #expect(exportReport["valid"] == true)
         let (_, sample) = try #require(acknowledged.first)
-        let proved = try run(binary, ["audit", "prove", String(sample), "--data-dir", data])
+        let proved = try await run(binary, ["audit", "prove", String(sample), "--data-dir", data])
         #expect(proved.status == 0, "\(proved.stderr)")
         let proof = try JSONDecoder().decode(JSONValue.self, from: Data(proved.stdout.utf8))
         #expect(proof["index"].numberValue == Double(sample))
         #expect(proof["audit_path"].arrayValue?.isEmpty == false)
 
         // One changed byte is named, by index, both in the store and in an export of it.
-        let tamper = try run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "UPDATE audit_entries SET entry = replace(entry, 'echo ', 'echo!') WHERE idx = \(sample)"])
+        let tamper = try await run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "UPDATE audit_entries SET entry = replace(entry, 'echo ', 'echo!') WHERE idx = \(sample)"])
         #expect(tamper.status == 0, "\(tamper.stderr)")
-        let failed = try run(binary, ["audit", "verify", "--data-dir", data])
+        let failed = try await run(binary, ["audit", "verify", "--data-dir", data])
         #expect(failed.status == 1)
         #expect(failed.stdout.contains("entry_changed at \(sample)"), "\(failed.stdout)")
         let tamperedExport = data + "/tampered.jsonl"
-        #expect(try run(binary, ["audit", "export", "--data-dir", data, "--output", tamperedExport]).status == 0)
-        let failedExport = try run(binary, ["audit", "verify", "--export", tamperedExport])
+        #expect(try await run(binary, ["audit", "export", "--data-dir", data, "--output", tamperedExport]).status == 0)
+        let failedExport = try await run(binary, ["audit", "verify", "--export", tamperedExport])
         #expect(failedExport.status == 1)
         #expect(failedExport.stdout.contains("entry_changed at \(sample)"), "\(failedExport.stdout)")
     }
@@ -112,14 +112,14 @@ extension ServeEndToEndTests {
     @Test func aTruncatedLogIsRefusedAtStart() async throws {
         let data = try temporaryDirectory()
         do {
-            let server = try ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
+            let server = try await ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
             defer { _ = server.stop() }
             try await server.waitUntilServing("http://localhost:32768/health/ready")
             #expect(server.stop() == 0)
         }
-        let truncate = try run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "DELETE FROM audit_entries WHERE idx = (SELECT MAX(idx) FROM audit_entries)"])
+        let truncate = try await run("/usr/bin/sqlite3", [data + "/acgs.sqlite", "DELETE FROM audit_entries WHERE idx = (SELECT MAX(idx) FROM audit_entries)"])
         #expect(truncate.status == 0)
-        let refused = try run(try acgsBinary(), ["serve", "--data-dir", data])
+        let refused = try await run(try acgsBinary(), ["serve", "--data-dir", data])
         #expect(refused.status == 78)
         #expect(refused.stderr.contains("truncated"), "\(refused.stderr)")
     }

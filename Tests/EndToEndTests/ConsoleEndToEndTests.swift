@@ -8,13 +8,13 @@ extension ServeEndToEndTests {
     @Test func aReviewerApprovesInTheConsoleAndTheWaitingAgentLearnsIt() async throws {
         let data = try temporaryDirectory()
         let binary = try acgsBinary()
-        let created = try run(binary, ["agent", "create", "console-agent", "--data-dir", data])
+        let created = try await run(binary, ["agent", "create", "console-agent", "--data-dir", data])
         let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count)).description
         let password = "a reviewer's long password"
-        let user = try run(binary, ["user", "create", "rita", "--role", "reviewer", "--password-stdin", "--data-dir", data], stdin: password)
+        let user = try await run(binary, ["user", "create", "rita", "--role", "reviewer", "--password-stdin", "--data-dir", data], stdin: password)
         #expect(user.status == 0, "\(user.stderr)")
 
-        let server = try ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
+        let server = try await ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
         defer { _ = server.stop() }
         try await server.waitUntilServing("http://localhost:8008/health/ready")
         let opened = try await HTTP.call(
@@ -26,7 +26,7 @@ extension ServeEndToEndTests {
         async let waited = HTTP.call("GET", "http://localhost:8008/api/v1/reviews/\(id)?wait=60", bearer: key)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/console-e2e.py").path
-        let browser = try run("/usr/bin/python3", [script, "http://localhost:8008", "rita", password, id])
+        let browser = try await run("/usr/bin/python3", [script, "http://localhost:8008", "rita", password, id])
         #expect(browser.status == 0, "\(browser.stdout)\(browser.stderr)")
         let outcome = try await waited
         #expect(outcome.json["state"] == "approved")

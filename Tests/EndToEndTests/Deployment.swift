@@ -17,13 +17,13 @@ struct Replica {
     var integrityPort: Int { ports["integrity"]! }
 
     /// Starts a replica with the shared data directory (the signing keys) and the given backends.
-    static func start(dataDir: String, environment: [String: String]) throws -> Replica {
+    static func start(dataDir: String, environment: [String: String]) async throws -> Replica {
         var ports: [String: Int] = [:]
         for service in ["constitutional_ai", "integrity", "agent_hitl", "auth"] { ports[service] = try FreePort.next() }
         let config = try temporaryDirectory() + "/replica.yaml"
         let yaml = "host: 127.0.0.1\nports:\n" + ports.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)\n" }.joined()
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let server = try ServerProcess(arguments: ["--data-dir", dataDir, "--config", config], environment: environment)
+        let server = try await ServerProcess(arguments: ["--data-dir", dataDir, "--config", config], environment: environment)
         return Replica(server: server, ports: ports)
     }
 

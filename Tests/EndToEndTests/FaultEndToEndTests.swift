@@ -15,9 +15,9 @@ extension ServeEndToEndTests {
             "ACGS_DATABASE_URL": databaseURL, "ACGS_REDIS_URL": redis.url(), "ACGS_ADMIN_PASSWORD": Self.faultPassword,
             "ACGS_CACHE_RECONCILE_SECONDS": "2", "ACGS_LOG_LEVEL": "error",
         ]
-        let first = try Replica.start(dataDir: data, environment: environment)
+        let first = try await Replica.start(dataDir: data, environment: environment)
         try await first.waitUntilReady()
-        let second = try Replica.start(dataDir: data, environment: environment)
+        let second = try await Replica.start(dataDir: data, environment: environment)
         defer {
             _ = first.server.stop()
             _ = second.server.stop()
@@ -69,7 +69,7 @@ extension ServeEndToEndTests {
         let database = String(databaseURL.split(separator: "/").last!)
         let data = try temporaryDirectory()
         let environment = ["ACGS_DATABASE_URL": databaseURL, "ACGS_ADMIN_PASSWORD": Self.faultPassword, "ACGS_LOG_LEVEL": "critical"]
-        let replica = try Replica.start(dataDir: data, environment: environment)
+        let replica = try await Replica.start(dataDir: data, environment: environment)
         defer { _ = replica.server.stop() }
         try await replica.waitUntilReady()
         let admin = try await HTTP.adminToken("http://127.0.0.1:\(replica.authPort)/api/v1/auth/token", password: Self.faultPassword)
@@ -119,7 +119,7 @@ extension ServeEndToEndTests {
         }
         var verifyEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ACGS_") }
         verifyEnvironment["ACGS_DATABASE_URL"] = databaseURL
-        let verified = try run(try acgsBinary(), ["audit", "verify", "--data-dir", data], environment: verifyEnvironment)
+        let verified = try await run(try acgsBinary(), ["audit", "verify", "--data-dir", data], environment: verifyEnvironment)
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }
 }

@@ -11,7 +11,7 @@ struct MigrateCommandTests {
         environment["ACGS_DATABASE_URL"] = url
         let binary = try acgsBinary()
         for _ in 0..<2 {
-            let migrated = try run(binary, ["migrate"], environment: environment)
+            let migrated = try await run(binary, ["migrate"], environment: environment)
             #expect(migrated.status == 0, "\(migrated.stderr)")
             #expect(migrated.stdout.contains("schema up to date (versions 1, 2, 3, 4, 5, 6, 7)"))
         }
@@ -20,7 +20,7 @@ struct MigrateCommandTests {
 
         // An agent created offline lands in PostgreSQL, with its auth entry in the shared audit log.
         let data = try temporaryDirectory()
-        let created = try run(binary, ["agent", "create", "pg-agent", "--data-dir", data], environment: environment)
+        let created = try await run(binary, ["agent", "create", "pg-agent", "--data-dir", data], environment: environment)
         #expect(created.status == 0, "\(created.stderr)")
         let agents = try await onOwnThread { try PostgresServer.shared().query("SELECT name FROM agents", database: database) }
         #expect(agents.contains("pg-agent"))
@@ -31,7 +31,7 @@ struct MigrateCommandTests {
         #expect(!FileManager.default.fileExists(atPath: data + "/acgs.sqlite"), "nothing went to the embedded store")
 
         environment["ACGS_DATABASE_URL"] = "mysql://root@db/acgs"
-        let refused = try run(binary, ["migrate"], environment: environment)
+        let refused = try await run(binary, ["migrate"], environment: environment)
         #expect(refused.status == 3)
         #expect(refused.stderr.contains("ACGS_DATABASE_URL"))
     }

@@ -10,24 +10,24 @@ extension ServeEndToEndTests {
     static let perfPassword = "an admin password for perf"
 
     /// Runs `acgs perf` against `replica` with a short load; the arguments after the URLs are `extra`.
-    func perf(_ replica: Replica, _ extra: [String], password: String? = perfPassword) throws -> Finished {
+    func perf(_ replica: Replica, _ extra: [String], password: String? = perfPassword) async throws -> Finished {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ACGS_") }
         if let password { environment["ACGS_ADMIN_PASSWORD"] = password }
         let urls = [
             "--constitutional-ai", "http://127.0.0.1:\(replica.validatePort)", "--auth", "http://127.0.0.1:\(replica.authPort)",
             "--hitl", "http://127.0.0.1:\(replica.ports["agent_hitl"]!)",
         ]
-        return try run(try acgsBinary(), ["perf"] + urls + extra, environment: environment)
+        return try await run(try acgsBinary(), ["perf"] + urls + extra, environment: environment)
     }
 
     @Test func perfLoadsTheThreeServicesReportsAndCleansUp() async throws {
-        let replica = try Replica.start(dataDir: try temporaryDirectory(), environment: ["ACGS_ADMIN_PASSWORD": Self.perfPassword])
+        let replica = try await Replica.start(dataDir: try temporaryDirectory(), environment: ["ACGS_ADMIN_PASSWORD": Self.perfPassword])
         defer { _ = replica.server.stop() }
         try await replica.waitUntilReady()
         let out = try temporaryDirectory()
 
         // Closed loop, targets loose enough for a debug build on a shared machine.
-        let closed = try perf(
+        let closed = try await perf(
             replica,
             ["--duration", "2", "--warmup", "0.5", "--connections", "8", "--json", out + "/perf.json", "--report", out + "/perf.html",
              "--target-p99-ms", "60000", "--target-throughput", "1"])
@@ -89,7 +89,7 @@ extension ServeEndToEndTests {
         #expect(!names.contains { $0.hasPrefix("acgs-perf-") }, "\(names)")
 
         // Open loop: a schedule of 200 requests per second per endpoint; the measured count follows it.
-        let open = try perf(
+        let open = try await perf(
             replica,
             ["--rate", "200", "--duration", "2", "--warmup", "0.5", "--connections", "8", "--services", "constitutional-ai,auth",
              "--json", out + "/open.json", "--target-p99-ms", "60000", "--target-throughput", "1"])
@@ -103,7 +103,7 @@ extension ServeEndToEndTests {
         }
 
         // The guide's original health checks need no credential.
-        let health = try perf(
+        let health = try await perf(
             replica, ["--health-only", "--duration", "1", "--warmup", "0", "--connections", "4", "--json", out + "/health.json", "--target-p99-ms", "60000"], password: nil)
         #expect(health.status == 0, "\(health.stdout)\n\(health.stderr)")
         let healthJSON = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/health.json")))
@@ -111,12 +111,12 @@ extension ServeEndToEndTests {
         #expect(healthJSON["constitutional_compliant"] == 3)
 
         // A target missed is exit status 1; a usage error 3.
-        let strict = try perf(replica, ["--health-only", "--duration", "0.5", "--warmup", "0", "--connections", "2", "--target-throughput", "1e12"])
+        let strict = try await perf(replica, ["--health-only", "--duration", "0.5", "--warmup", "0", "--connections", "2", "--target-throughput", "1e12"])
         #expect(strict.status == 1, "\(strict.stdout)\n\(strict.stderr)")
         #expect(strict.stdout.contains("NOT met"))
-        let usage = try perf(replica, ["--services", "nonsense"])
+        let usage = try await perf(replica, ["--services", "nonsense"])
         #expect(usage.status == 3)
-        let noPassword = try perf(replica, ["--duration", "1"], password: nil)
+        let noPassword = try await perf(replica, ["--duration", "1"], password: nil)
         #expect(noPassword.status == 3, "\(noPassword.stderr)")
     }
 }

@@ -17,10 +17,10 @@ extension ServeEndToEndTests {
         ]
         // The first replica creates the schema, the admin and the signing keys (in the data directory
         // the replicas share); the other two join it.
-        var replicas = [try Replica.start(dataDir: data, environment: environment)]
+        var replicas = [try await Replica.start(dataDir: data, environment: environment)]
         try await replicas[0].waitUntilReady()
-        replicas.append(try Replica.start(dataDir: data, environment: environment))
-        replicas.append(try Replica.start(dataDir: data, environment: environment))
+        replicas.append(try await Replica.start(dataDir: data, environment: environment))
+        replicas.append(try await Replica.start(dataDir: data, environment: environment))
         for replica in replicas { try await replica.waitUntilReady() }
         let balancer = try LoadBalancer(replicas: replicas)
         defer {
@@ -93,7 +93,7 @@ extension ServeEndToEndTests {
         }
         var verifyEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ACGS_") }
         verifyEnvironment["ACGS_DATABASE_URL"] = databaseURL
-        let verified = try run(try acgsBinary(), ["audit", "verify", "--data-dir", data], environment: verifyEnvironment)
+        let verified = try await run(try acgsBinary(), ["audit", "verify", "--data-dir", data], environment: verifyEnvironment)
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
 
         // A token revoked through one replica is refused by another within a second, even though

@@ -1,4 +1,5 @@
 import Foundation
+import TestServers
 import Testing
 
 /// The `acgs` executable built beside the test bundle.
@@ -26,8 +27,14 @@ struct Finished {
     var stderr: String
 }
 
-/// Runs a command to completion with optional standard input.
-func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> Finished {
+/// Runs a command to completion with optional standard input, on a thread of its own: waiting for a
+/// child (an `acgs perf` run takes 20 s) on one of Swift's two cooperative threads stalled every
+/// other test's tasks and timers meanwhile (a 300 ms deadline once fired 34 s late in CI).
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) async throws -> Finished {
+    try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, environment: environment) }
+}
+
+private func runBlocking(_ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?) throws -> Finished {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -55,10 +62,10 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let log: String
 
-    init(arguments: [String], environment: [String: String] = [:]) throws {
+    init(arguments: [String], environment: [String: String] = [:]) async throws {
         // A server left running on the guide's ports would answer for this one: refuse to start.
         for port in [32768, 8016, 8002, 8008] {
-            let probe = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://localhost:\(port)/health"])
+            let probe = try await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", "http://localhost:\(port)/health"])
             if probe.stdout != "000" { throw RunError(message: "port \(port) is already served (a server left running?); stop it first") }
         }
         log = try temporaryDirectory() + "/serve.log"
@@ -79,7 +86,7 @@ final class ServerProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if !process.isRunning { throw RunError(message: "acgs serve exited: \(logText)") }
-            if let result = try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]), result.stdout == "200" {
+            if let result = try? await run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]), result.stdout == "200" {
                 // Another server left on the port would answer too; ours must still be running.
                 try await Task.sleep(for: .milliseconds(200))
                 guard process.isRunning else { throw RunError(message: "acgs serve exited (is another server on its ports?): \(logText)") }
