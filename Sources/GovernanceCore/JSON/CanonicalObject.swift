@@ -50,12 +50,6 @@ public struct CanonicalObject {
         CanonicalJSON.write(value, into: &bytes)
     }
 
-    /// A value that is canonical JSON already (a fragment encoded once and reused).
-    public mutating func canonical(_ key: String, _ text: String) {
-        self.key(key)
-        bytes.append(contentsOf: text.utf8)
-    }
-
     public mutating func strings(_ key: String, _ values: some Sequence<String>) {
         self.key(key)
         bytes.append(UInt8(ascii: "["))

@@ -52,6 +52,12 @@ public struct RiskAssessment: Sendable, Equatable, Codable {
         self.score = 1 - factors.reduce(1.0) { $0 * (1 - min(max($1.weight, 0), 1)) }
     }
 
+    /// `{factors, score}`, as the stored review and the API write it.
+    public func write(into object: inout CanonicalObject) {
+        object.objects("factors", factors) { factor, o in factor.write(into: &o) }
+        object.number("score", score)
+    }
+
     public static func assess(_ inputs: RiskInputs) -> RiskAssessment {
         var factors: [RiskFactor] = []
         // The most severe matched rule counts fully; further rules add a little each.

@@ -22,10 +22,7 @@ enum ReviewDocument {
         o.string("level", r.level.rawValue)
         if let reason = r.reason { o.string("reason", reason) }
         o.string("requester", r.requester)
-        o.object("risk") { risk in
-            risk.objects("factors", r.risk.factors) { factor, o in factor.write(into: &o) }
-            risk.number("score", r.risk.score)
-        }
+        o.object("risk") { r.risk.write(into: &$0) }
         o.string("state", r.state.rawValue)
         o.number("updated_at", ms(r.updatedAt))
         o.string("urgency", r.urgency.rawValue)

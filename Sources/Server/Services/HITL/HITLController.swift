@@ -386,10 +386,7 @@ struct HITLController {
         o.string("level", r.level.rawValue)
         o.nullableString("reason", r.reason)
         o.string("requester", r.requester)
-        o.object("risk") { risk in
-            risk.objects("factors", r.risk.factors) { factor, o in factor.write(into: &o) }
-            risk.number("score", r.risk.score)
-        }
+        o.object("risk") { r.risk.write(into: &$0) }
         o.string("state", r.state.rawValue)
         o.string("updated_at", AuditClock.format(r.updatedAt))
         o.string("urgency", r.urgency.rawValue)
