@@ -37,17 +37,6 @@ func withRedis<T: Sendable>(
     }
 }
 
-/// How long `operation` took, and what it threw.
-func timed(_ operation: () async throws -> Void) async -> (elapsed: Duration, error: (any Error)?) {
-    let start = ContinuousClock.now
-    do {
-        try await operation()
-        return (ContinuousClock.now - start, nil)
-    } catch {
-        return (ContinuousClock.now - start, error)
-    }
-}
-
 /// Collects what a subscription yields, so tests can wait for events with a deadline.
 actor Inbox {
     private(set) var events: [RedisMessage] = []

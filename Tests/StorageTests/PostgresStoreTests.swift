@@ -101,11 +101,10 @@ struct PostgresStoreTests {
         await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             defer { group.cancelAll() }
-            // Without the deadline the pool would keep the call waiting for a connection for ever; the
-            // bound is loose because the whole suite shares two cores with this timer.
-            let start = ContinuousClock.now
-            await #expect(throws: (any Error).self) { try await database.ping() }
-            #expect(ContinuousClock.now - start < .seconds(30))
+            // Without the deadline the pool would keep the call waiting for a connection for ever. The
+            // error says the deadline ended it; its lateness is not checked, because the whole suite
+            // shares two cores with this timer (CI once saw it fire 36 s late).
+            await #expect(throws: PostgresStoreError.timedOut) { try await database.ping() }
         }
     }
 }
