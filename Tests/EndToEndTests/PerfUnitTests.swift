@@ -114,7 +114,7 @@ import Testing
         ]
         let verdict = Bench.verdict("validate", pairs, minimumThroughput: .ofBare(0.5))
         #expect(verdict.contains("throughput 0.70 of bare (0.70, 0.70, 0.40; target >= 0.50: met)"))
-        #expect(verdict.contains("P99 1.40 of bare (1.40, 1.40, 3.00; target <= 1.50: met)"))
+        #expect(verdict.contains("P99 1.400 of bare (1.400, 1.400, 3.000; target <= 1.50: met)"))
         // Judged against the first round's bare run, the second round's 14,000 req/s would have
         // been 1.40 of bare. And one bad round does not decide, either way; two of three do.
         let badTwice = Bench.verdict("validate", [pairs[0], pairs[2], pairs[2]], minimumThroughput: .ofBare(0.5))
@@ -126,7 +126,19 @@ import Testing
         let pairs = [(bare: Self.run(16_000, p99Milliseconds: 10), endpoint: Self.run(7_500, p99Milliseconds: 22))]
         let verdict = Bench.verdict("reviews", pairs, minimumThroughput: .absolute(5_000))
         #expect(verdict.contains("7500 req/s (7500; target >= 5000: met)"))
-        #expect(verdict.contains("P99 2.20 of bare (2.20; target <= 1.50: NOT met)"))
+        #expect(verdict.contains("P99 2.200 of bare (2.200; target <= 1.50: NOT met)"))
+    }
+
+    @Test func aRatioJustOverTheTargetDoesNotPrintAsTheTarget() {
+        let pairs = [(bare: Self.run(10_000, p99Milliseconds: 10), endpoint: Self.run(7_000, p99Milliseconds: 15.03))]
+        let verdict = Bench.verdict("validate", pairs, minimumThroughput: .ofBare(0.5))
+        #expect(verdict.contains("P99 1.503 of bare (1.503; target <= 1.50: NOT met)"), "\(verdict)")
+    }
+
+    @Test func perInputRowsNameTheActionOrTheStartOfTheContent() {
+        #expect(Bench.label(JudgedInput(action: ["type": "shell", "tool": "bash"])) == "shell/bash")
+        #expect(Bench.label(JudgedInput(action: ["type": "deploy"])) == "deploy")
+        #expect(Bench.label(JudgedInput(content: "Please summarise the attached quarterly report")) == "Please summarise the attache")
     }
 
     @Test func anyErrorResponseVoidsTheFigures() {
