@@ -203,6 +203,38 @@ struct DecisionTests {
         let sql = JudgedInput(action: ["type": "database", "tool": "psql"], content: "x")
         #expect(c.evaluate(sql).violations.map(\.ruleId) == ["u", "g"])
     }
+
+    /// An agent names its own action's type and tool: a change of case, white space around it or an
+    /// invisible character must not take the action out of the rules written for it.
+    @Test(arguments: ["Shell", "SHELL", " shell ", "shell\u{0}", "she\u{200B}ll", "\tshell\n"])
+    func typeAndToolAreComparedAsIdentifiers(type: String) throws {
+        let c = try constitution([
+            ("typed", .deny, #"action.type == "shell" && containsAnyWord(action.arguments, ["rm rf"])"#),
+            ("listed", .deny, #"action.type in ["Shell", "tool_call"] && action.tool != "BASH2""#),
+            ("tooled", .escalate, #"action.tool == "Bash""#),
+        ])
+        let input = JudgedInput(action: ["type": .string(type), "tool": "bash ", "arguments": ["command": "rm -rf /"]])
+        #expect(c.evaluate(input).violations.map(\.ruleId) == ["typed", "listed", "tooled"])
+        #expect(c.evaluate(input).outcome == .deny)
+        // Other fields are compared as written.
+        #expect(try !matches(#"action.target == "prod""#, JudgedInput(action: ["type": "shell", "target": "PROD"])))
+    }
+
+    @Test func theReferenceConstitutionDeniesARecursiveDeleteWhateverTheCaseOfItsType() throws {
+        let reference = try CompiledConstitution(source: ReferenceConstitution.source)
+        for type in ["shell", "Shell", "SHELL", "shell\u{0}"] {
+            let input = JudgedInput(action: ["type": .string(type), "tool": "bash", "arguments": ["command": "rm -rf /srv/data"]])
+            #expect(reference.evaluate(input).outcome == .deny, "type \(type.debugDescription)")
+        }
+    }
+
+    @Test func foldingLeavesPlainIdentifiersAndInnerSpacesAlone() {
+        #expect(ActionIdentifier.fold("file_read") == "file_read")
+        #expect(ActionIdentifier.fold("k8s/apply:v1.2") == "k8s/apply:v1.2")
+        #expect(ActionIdentifier.fold(" Git Push ") == "git push")
+        #expect(ActionIdentifier.fold("\u{FEFF}Shell\u{200D}") == "shell")
+        #expect(ActionIdentifier.fold("ÉCRIRE") == "écrire")
+    }
 }
 
 @Suite("Rule language edge cases")

@@ -75,7 +75,7 @@ public final class CompiledConstitution: Sendable {
                 issues.append(ConstitutionIssue(file: file, ruleId: rule.id, message: "unknown principle '\(rule.principle)'"))
             }
             do {
-                let expr = try Parser.parse(rule.condition)
+                let expr = try Parser.parse(rule.condition).foldingActionIdentifierLiterals()
                 let c = try compiler.compileBoolean(expr)
                 let position = compiled.count
                 compiled.append(CompiledRule(definition: rule, predicate: c.predicate))
@@ -144,6 +144,7 @@ public final class CompiledConstitution: Sendable {
 
     /// Judges an input. `principles` limits evaluation to the rules of those principles.
     public func evaluate(_ input: JudgedInput, principles: Set<String>? = nil) -> Evaluation {
+        let input = input.withActionIdentifiersFolded
         let scope = EvaluationScope(input: input, program: program)
         var violations: [Violation] = []
         var matched: [CompiledRule] = []
