@@ -14,8 +14,7 @@ extension ServeEndToEndTests {
     @Test func everyAcknowledgedDecisionSurvivesSIGKILLAndTheLogVerifies() async throws {
         let data = try temporaryDirectory()
         let binary = try acgsBinary()
-        let created = try await run(binary, ["agent", "create", "crash-agent", "--data-dir", data])
-        let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count)).description
+        let key = try await createAgent("crash-agent", dataDirectory: data)
         let environment = ["ACGS_ADMIN_PASSWORD": Self.password]
 
         // A burst of decisions from 16 clients; SIGKILL once 150 are acknowledged, while more are in flight.

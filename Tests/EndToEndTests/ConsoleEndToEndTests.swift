@@ -8,8 +8,7 @@ extension ServeEndToEndTests {
     @Test func aReviewerApprovesInTheConsoleAndTheWaitingAgentLearnsIt() async throws {
         let data = try temporaryDirectory()
         let binary = try acgsBinary()
-        let created = try await run(binary, ["agent", "create", "console-agent", "--data-dir", data])
-        let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count)).description
+        let key = try await createAgent("console-agent", dataDirectory: data)
         let password = "a reviewer's long password"
         let user = try await run(binary, ["user", "create", "rita", "--role", "reviewer", "--password-stdin", "--data-dir", data], stdin: password)
         #expect(user.status == 0, "\(user.stderr)")
@@ -24,9 +23,7 @@ extension ServeEndToEndTests {
         #expect(opened.json["state"] == "pending")
 
         async let waited = HTTP.call("GET", "http://localhost:8008/api/v1/reviews/\(id)?wait=60", bearer: key)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/console-e2e.py").path
-        let browser = try await run("/usr/bin/python3", [script, "http://localhost:8008", "rita", password, id])
+        let browser = try await run("/usr/bin/python3", [repositoryScript("console-e2e.py"), "http://localhost:8008", "rita", password, id])
         #expect(browser.status == 0, "\(browser.stdout)\(browser.stderr)")
         let outcome = try await waited
         #expect(outcome.json["state"] == "approved")

@@ -9,17 +9,13 @@ import Testing
 extension ServeEndToEndTests {
     @Test func randomBadInputOnEveryRouteIsAnsweredWithAClearError() async throws {
         let data = try temporaryDirectory()
-        let binary = try acgsBinary()
-        let created = try await run(binary, ["agent", "create", "fuzz-agent", "--data-dir", data])
-        let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count)).description
+        let key = try await createAgent("fuzz-agent", dataDirectory: data)
 
         let server = try await ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
         defer { _ = server.stop() }
         for port in [32768, 8016, 8002, 8008] { try await server.waitUntilServing("http://localhost:\(port)/health/ready") }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/fuzz-api.py").path
         let fuzz = try await run(
-            "/usr/bin/python3", [script, "--admin-password", Self.password, "--agent-key", key, "--seconds", "8", "--seed", "7", "--timeout", "60"])
+            "/usr/bin/python3", [repositoryScript("fuzz-api.py"), "--admin-password", Self.password, "--agent-key", key, "--seconds", "8", "--seed", "7", "--timeout", "60"])
         #expect(fuzz.status == 0, "\(fuzz.stdout)\(fuzz.stderr)")
         #expect(fuzz.stdout.contains("200: ") && fuzz.stdout.contains("400: "), "the fuzzer reached the handlers: \(fuzz.stdout)")
         #expect(server.stop() == 0, "\(server.logText.suffix(2_000))")

@@ -54,9 +54,7 @@ struct ServeEndToEndTests {
         let body = #"{"action": {"type": "shell", "tool": "bash", "arguments": {"command": "rm -rf / --no-preserve-root"}}}"#
         var decisionId = ""
         // An agent and its key, created offline against the same data directory.
-        let created = try await run(try acgsBinary(), ["agent", "create", "e2e-agent", "--owner", "tests", "--data-dir", data])
-        #expect(created.status == 0, "\(created.stderr)")
-        let key = try #require(created.stdout.split(separator: "\n").first { $0.hasPrefix("api key ") }?.dropFirst("api key ".count))
+        let key = try await createAgent("e2e-agent", dataDirectory: data, options: ["--owner", "tests"])
         do {
             let server = try await ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": "an admin password for e2e"])
             defer { _ = server.stop() }

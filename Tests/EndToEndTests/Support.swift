@@ -51,6 +51,21 @@ private func runBlocking(_ executable: String, _ arguments: [String], stdin: Str
     return Finished(status: process.waitForExit(), stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
 }
 
+/// Creates an agent offline (`acgs agent create`) and returns its API key, which is printed once.
+func createAgent(_ name: String, dataDirectory: String, options: [String] = []) async throws -> String {
+    let created = try await run(try acgsBinary(), ["agent", "create", name] + options + ["--data-dir", dataDirectory])
+    guard created.status == 0, let line = created.stdout.split(separator: "\n").first(where: { $0.hasPrefix("api key ") }) else {
+        throw RunError(message: "acgs agent create \(name) failed: \(created.stdout)\(created.stderr)")
+    }
+    return String(line.dropFirst("api key ".count))
+}
+
+/// A script of the repository's `scripts/` folder, by name.
+func repositoryScript(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts").appendingPathComponent(name).path
+}
+
 func temporaryDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("acgs-e2e-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
