@@ -3,11 +3,11 @@
 /// type no rule names: they are compared case-insensitively, without surrounding white space and
 /// without control or invisible format characters (a zero-width space, say), on the input and in
 /// the rules' literals alike. The audit log keeps what the agent sent.
-public enum ActionIdentifier {
-    public static let fields = ["type", "tool"]
+enum ActionIdentifier {
+    static let fields = ["type", "tool"]
 
     /// The form in which type and tool are compared.
-    public static func fold(_ identifier: String) -> String {
+    static func fold(_ identifier: String) -> String {
         if identifier.utf8.allSatisfy(isPlain) { return identifier }
         var kept = String.UnicodeScalarView()
         for scalar in identifier.lowercased().unicodeScalars {
