@@ -23,7 +23,7 @@ extension ServeEndToEndTests {
         #expect(opened.json["state"] == "pending")
 
         async let waited = HTTP.call("GET", "http://localhost:8008/api/v1/reviews/\(id)?wait=60", bearer: key)
-        let browser = try await run("/usr/bin/python3", [repositoryScript("console-e2e.py"), "http://localhost:8008", "rita", password, id])
+        let browser = try await run("/usr/bin/python3", [repositoryFile("scripts/console-e2e.py"), "http://localhost:8008", "rita", password, id])
         #expect(browser.status == 0, "\(browser.stdout)\(browser.stderr)")
         let outcome = try await waited
         #expect(outcome.json["state"] == "approved")

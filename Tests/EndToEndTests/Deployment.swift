@@ -42,7 +42,7 @@ final class LoadBalancer: @unchecked Sendable {
 
     init(replicas: [Replica]) throws {
         directory = try temporaryDirectory()
-        let shipped = try String(contentsOfFile: Self.repositoryRoot + "/deploy/nginx/acgs.conf", encoding: .utf8)
+        let shipped = try String(contentsOfFile: repositoryFile("deploy/nginx/acgs.conf"), encoding: .utf8)
         let services = [(32768, "constitutional_ai"), (8002, "integrity"), (8008, "agent_hitl"), (8016, "auth")]
         var ports: [String: Int] = [:]
         var config = shipped
@@ -84,16 +84,6 @@ final class LoadBalancer: @unchecked Sendable {
             process.terminate()
             _ = process.waitForExit()
         }
-    }
-
-    /// The checkout this test runs from, found upwards from the test binary.
-    static var repositoryRoot: String {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("deploy/nginx/acgs.conf").path) { return url.path }
-            url.deleteLastPathComponent()
-        }
-        return FileManager.default.currentDirectoryPath
     }
 }
 

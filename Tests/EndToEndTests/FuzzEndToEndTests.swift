@@ -15,7 +15,7 @@ extension ServeEndToEndTests {
         defer { _ = server.stop() }
         for port in [32768, 8016, 8002, 8008] { try await server.waitUntilServing("http://localhost:\(port)/health/ready") }
         let fuzz = try await run(
-            "/usr/bin/python3", [repositoryScript("fuzz-api.py"), "--admin-password", Self.password, "--agent-key", key, "--seconds", "8", "--seed", "7", "--timeout", "60"])
+            "/usr/bin/python3", [repositoryFile("scripts/fuzz-api.py"), "--admin-password", Self.password, "--agent-key", key, "--seconds", "8", "--seed", "7", "--timeout", "60"])
         #expect(fuzz.status == 0, "\(fuzz.stdout)\(fuzz.stderr)")
         #expect(fuzz.stdout.contains("200: ") && fuzz.stdout.contains("400: "), "the fuzzer reached the handlers: \(fuzz.stdout)")
         #expect(server.stop() == 0, "\(server.logText.suffix(2_000))")

@@ -60,10 +60,10 @@ func createAgent(_ name: String, dataDirectory: String, options: [String] = []) 
     return String(line.dropFirst("api key ".count))
 }
 
-/// A script of the repository's `scripts/` folder, by name.
-func repositoryScript(_ name: String) -> String {
+/// A file of the checkout these tests were built from (`scripts/fuzz-api.py`), as an absolute path.
+func repositoryFile(_ relativePath: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts").appendingPathComponent(name).path
+        .appendingPathComponent(relativePath).path
 }
 
 func temporaryDirectory() throws -> String {
