@@ -10,11 +10,14 @@ struct ReviewRequestTests {
     static let reviewer = ReviewActor(id: "usr_rev", roles: ["reviewer"])
     static let otherReviewer = ReviewActor(id: "usr_rev2", roles: ["reviewer"])
 
-    static func request(risk: Double, urgency: ReviewUrgency = .normal, requester: String = "agt_1", actingFor: Set<String> = ["usr_owner"]) -> ReviewRequest {
+    static func request(
+        risk: Double, urgency: ReviewUrgency = .normal, ruledByConstitution: Bool = false, requester: String = "agt_1",
+        actingFor: Set<String> = ["usr_owner"]
+    ) -> ReviewRequest {
         ReviewRequest(
             id: "rev_1", requester: requester, actingFor: actingFor, action: ["type": "deploy"], context: ["environment": "production"],
             urgency: urgency, risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: risk, detail: "")]),
-            constitutionalHash: "cdd01ef066bc6cf2", policy: policy, at: t0)
+            ruledByConstitution: ruledByConstitution, constitutionalHash: "cdd01ef066bc6cf2", policy: policy, at: t0)
     }
 
     static func vote(_ verdict: ReviewVerdict, reason: String = "checked the change window", principle: String? = nil, changes: JSONValue? = nil) -> ReviewVote {
@@ -39,6 +42,16 @@ struct ReviewRequestTests {
             #expect(r.state == .approved)
             #expect(r.fastLane)
         }
+    }
+
+    /// The fast lane approves without a person, so it never takes an action the constitution
+    /// escalates or denies, however low the risk; above the threshold, routing is unchanged.
+    @Test(arguments: [(0.0, EscalationLevel.technicalReview), (0.29, .technicalReview), (0.6, .policyManager)])
+    func anActionTheConstitutionRulesOnWaitsForAPerson(risk: Double, level: EscalationLevel) {
+        let r = Self.request(risk: risk, ruledByConstitution: true)
+        #expect(r.state == .pending)
+        #expect(r.level == level)
+        #expect(!r.fastLane)
     }
 
     @Test func onlyTheLegalTransitionsExist() {

@@ -148,7 +148,7 @@ struct ConstitutionalAIRouterTests {
         #expect(constitution.status == .ok)
         #expect(constitution.json["constitutional_hash"] == .string(h.hash))
         #expect(constitution.json["digest"] == .string(h.runtime.constitution.identity.digest))
-        #expect(constitution.json["rules"].arrayValue?.count == 4)
+        #expect(constitution.json["rules"].arrayValue?.count == 5)
         #expect(constitution.json["version"] == "3.1.4")
     }
 

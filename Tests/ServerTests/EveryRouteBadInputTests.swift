@@ -45,8 +45,8 @@ struct EveryRouteBadInputTests {
         Route(service: .auth, method: .post, path: "/api/v1/auth/logout", valid: "{}", validStatus: .ok),
         Route(service: .constitutionalAI, method: .post, path: "/api/v1/constitutional/validate", valid: #"{"content": "hello"}"#, validStatus: .ok),
         Route(service: .constitutionalAI, method: .post, path: "/api/v1/constitutional/validate/batch", valid: #"{"inputs": [{"content": "hello"}]}"#, validStatus: .ok),
-        Route(service: .agentHITL, method: .post, path: "/api/v1/reviews", valid: #"{"action": {"type": "read", "tool": "cat"}, "reason": "check"}"#, validStatus: .created),
-        Route(service: .agentHITL, method: .post, path: "/api/v1/oversight/request", valid: #"{"action": {"type": "read", "tool": "cat"}}"#, validStatus: .created),
+        Route(service: .agentHITL, method: .post, path: "/api/v1/reviews", valid: #"{"action": {"type": "file_read", "tool": "cat"}, "reason": "check"}"#, validStatus: .created),
+        Route(service: .agentHITL, method: .post, path: "/api/v1/oversight/request", valid: #"{"action": {"type": "file_read", "tool": "cat"}}"#, validStatus: .created),
         Route(service: .agentHITL, method: .post, path: "/api/v1/webhooks", valid: #"{"url": "http://127.0.0.1:9/hook"}"#, validStatus: .created),
         Route(service: .agentHITL, method: .post, path: "/api/v1/reviews/{review}/claim", valid: "{}", validStatus: .ok),
         Route(service: .agentHITL, method: .post, path: "/api/v1/reviews/{review}/release", valid: "{}", validStatus: .conflict),  // nobody has claimed it

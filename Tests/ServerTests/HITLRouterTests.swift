@@ -24,7 +24,7 @@ extension Harness {
 struct HITLRouterTests {
     static let productionDeploy = #"{"action": {"type": "deploy", "tool": "kubectl"}, "context": {"environment": "production"}}"#
     /// No rule matches, but a large irreversible transfer is worth a technical review (risk 0.475).
-    static let transfer: String = #"{"action": {"type": "transfer", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}}"#
+    static let transfer: String = #"{"action": {"type": "tool_call", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}}"#
 
     @Test func anEscalatedDecisionOpensAReviewTheAgentCanFollow() async throws {
         let h = try await Harness()
@@ -78,7 +78,7 @@ struct HITLRouterTests {
 
     @Test func aLowRiskRequestTakesTheFastLane() async throws {
         let h = try await Harness()
-        let created = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read", "tool": "cat"}, "reason": "read a log"}"#)
+        let created = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "file_read", "tool": "cat"}, "reason": "read a log"}"#)
         #expect(created.status == .created)
         #expect(created.json["state"] == "approved")
         #expect(created.json["fast_lane"] == true)
@@ -89,11 +89,33 @@ struct HITLRouterTests {
         #expect((oversight.json["estimated_response_time_minutes"].numberValue ?? 0) > 0)
     }
 
+    /// The fast lane approves without a person, so an action the constitution escalates waits for one
+    /// even when its risk is below the fast lane's threshold (one medium rule: 0.2 < 0.3). Before, the
+    /// review that such an escalation opened was approved at once, and the escalation meant nothing.
+    @Test func anActionTheConstitutionEscalatesNeverTakesTheFastLane() async throws {
+        let h = try await Harness()
+        let body = #"{"action": {"type": "upload", "tool": "dropbox", "arguments": {"path": "report.pdf"}}}"#
+        let decision = try await h.test { client in
+            try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
+        }
+        #expect(decision.json["decision"] == "escalate")
+        #expect(decision.json["violations"][0]["rule_id"] == "outside-upload")
+        let reviewId = try #require(decision.json["review_id"].stringValue)
+        let review = try await h.hitl(.get, "/api/v1/reviews/\(reviewId)")
+        #expect(review.json["risk"]["score"].numberValue.map { abs($0 - 0.2) < 1e-9 } == true, "\(review.json["risk"])")
+        #expect(review.json["state"] == "pending")
+        #expect(review.json["level"] == "technical_review")
+        let asked = try await h.hitl(.post, "/api/v1/reviews", body: body)
+        #expect(asked.status == .created)
+        #expect(asked.json["state"] == "pending")
+        #expect(asked.json["fast_lane"] == false)
+    }
+
     /// A body seen before is not judged again (the opening is cached by its bytes and the agent), but
     /// each request is still its own review, and another agent's identical body is its own request.
     @Test func theSameRequestAskedAgainOpensItsOwnReviewJudgedAlike() async throws {
         let h = try await Harness()
-        let body = #"{"action": {"type": "read", "tool": "cat", "arguments": {"path": "/var/log/app.log"}}, "reason": "read a log"}"#
+        let body = #"{"action": {"type": "file_read", "tool": "cat", "arguments": {"path": "/var/log/app.log"}}, "reason": "read a log"}"#
         let first = try await h.hitl(.post, "/api/v1/reviews", body: body)
         let second = try await h.hitl(.post, "/api/v1/reviews", body: body)
         #expect(first.status == .created && second.status == .created)
@@ -105,7 +127,7 @@ struct HITLRouterTests {
         let theirs = try await h.hitl(.post, "/api/v1/reviews", token: key, body: body)
         #expect(theirs.json["requester"].stringValue == other.id)
         // A malformed body is refused each time it comes, never remembered as valid.
-        for _ in 0..<2 { #expect(try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read"}, "urgency": "asap"}"#).status == .badRequest) }
+        for _ in 0..<2 { #expect(try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "file_read"}, "urgency": "asap"}"#).status == .badRequest) }
         // The answer is the request in canonical JSON.
         #expect(CanonicalJSON.encode(first.json) == String(buffer: first.body))
     }
@@ -164,7 +186,7 @@ struct HITLRouterTests {
 
     @Test func queueDepthLanesAndOutcomesAreMetrics() async throws {
         let h = try await Harness()
-        _ = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "read"}}"#)
+        _ = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "file_read"}}"#)
         let id = try #require(try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer).json["id"].stringValue)
         _ = try await h.hitl(.post, "/api/v1/reviews", body: Self.transfer)
         // The queue depth is counted when the metrics are read.
@@ -229,7 +251,7 @@ struct HITLRouterTests {
     @Test func theQueueListsOpenRequestsByUrgencyAndDeadline() async throws {
         let h = try await Harness()
         _ = try await h.hitl(.post, "/api/v1/reviews", body: Self.productionDeploy)
-        let urgent = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "restart"}, "urgency": "critical"}"#)
+        let urgent = try await h.hitl(.post, "/api/v1/reviews", body: #"{"action": {"type": "deploy"}, "urgency": "critical"}"#)
         let reviewer = try await h.signIn(roles: [.reviewer]).1
         let queue = try await h.hitl(.get, "/api/v1/reviews", token: reviewer)
         #expect(queue.json["count"] == 2)
@@ -323,7 +345,7 @@ struct ReviewDeadlineTests {
         let clock = Clock()
         let audit = InMemoryAuditRepository()
         let log = try await AuditLogWriter.open(repository: audit)
-        let input = JudgedInput(action: ["type": "transfer"], context: ["amount": 20000, "irreversible": true])
+        let input = JudgedInput(action: ["type": "tool_call"], context: ["amount": 20000, "irreversible": true])
         var store = try await SQLiteReviewRepository.open(path: directory + "/acgs.sqlite")
         let opened = try await ReviewDesk(repository: store, audit: log, now: { clock.now }).open(
             ReviewDesk.Opening(requester: "agt_1", input: input, violations: [], constitutionalHash: "cdd01ef066bc6cf2"))
@@ -355,7 +377,7 @@ struct ReviewDeadlineTests {
         let audit = InMemoryAuditRepository()
         let store = InMemoryReviewRepository()
         let desk = ReviewDesk(repository: store, audit: try await AuditLogWriter.open(repository: audit))
-        let input = JudgedInput(action: ["type": "transfer"], context: ["amount": 20000, "irreversible": true])
+        let input = JudgedInput(action: ["type": "tool_call"], context: ["amount": 20000, "irreversible": true])
         let opened = try await desk.open(ReviewDesk.Opening(requester: "agt_1", input: input, violations: [], constitutionalHash: "cdd01ef066bc6cf2"))
         await audit.setFailing(true)
         await #expect(throws: (any Error).self) {

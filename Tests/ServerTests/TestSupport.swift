@@ -11,7 +11,7 @@ import Testing
 
 @testable import Server
 
-/// A small constitution with one rule of each effect, so router tests do not depend on the wording
+/// A small constitution with rules of each effect, so router tests do not depend on the wording
 /// of the reference constitution.
 let testConstitutionSource = """
     metadata:
@@ -47,6 +47,12 @@ let testConstitutionSource = """
         severity: high
         message: Production change needs review
         condition: context.environment == "production"
+      - id: outside-upload
+        principle: oversight
+        effect: escalate
+        severity: medium
+        message: Upload to a service outside the organisation
+        condition: action.type == "upload"
       - id: large-payment
         principle: oversight
         effect: warn

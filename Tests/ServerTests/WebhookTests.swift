@@ -57,7 +57,7 @@ struct WebhookTests {
                 id: "whk_1", agentId: "agt_1", url: "http://127.0.0.1:\(port)/hook", secret: "a secret of sixteen+", createdBy: "agt_1",
                 createdAt: Date()))
         return ReviewRequest(
-            id: "rev_1", requester: "agt_1", action: ["type": "transfer"], context: .null,
+            id: "rev_1", requester: "agt_1", action: ["type": "tool_call"], context: .null,
             risk: RiskAssessment(factors: [RiskFactor(name: "test", weight: 0.4, detail: "")]), constitutionalHash: "cdd01ef066bc6cf2",
             policy: ReviewPolicy(), at: Date())
     }

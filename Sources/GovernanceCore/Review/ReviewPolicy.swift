@@ -74,10 +74,13 @@ public struct ReviewPolicy: Sendable, Equatable {
         levels[level] ?? Self.defaultLevels[level]!
     }
 
-    /// Where a request with this risk and urgency goes; nil for the fast lane.
-    public func route(risk: Double, urgency: ReviewUrgency) -> EscalationLevel? {
+    /// Where a request with this risk and urgency goes; nil for the fast lane. An action the
+    /// constitution escalates or denies (`ruledByConstitution`) always waits for a person, however low
+    /// its risk: the fast lane approves only what the rules would allow, or an escalation would end in
+    /// an approval nobody gave.
+    public func route(risk: Double, urgency: ReviewUrgency, ruledByConstitution: Bool = false) -> EscalationLevel? {
         if urgency == .critical { return .emergencyResponse }
-        if risk < fastLaneThreshold { return nil }
+        if risk < fastLaneThreshold { return ruledByConstitution ? .technicalReview : nil }
         if risk >= councilThreshold { return .constitutionalCouncil }
         if risk >= policyManagerThreshold { return .policyManager }
         return .technicalReview

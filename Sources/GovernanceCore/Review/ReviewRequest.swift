@@ -131,11 +131,12 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
     }
 
     /// Opens a request routed by `policy`: approved at once in the fast lane, otherwise pending at its
-    /// level with that level's deadline.
+    /// level with that level's deadline. `ruledByConstitution`: the constitution escalates or denies
+    /// the action, so it never takes the fast lane.
     public init(
         id: String, requester: String, actingFor: Set<String> = [], action: JSONValue, context: JSONValue, reason: String? = nil,
-        urgency: ReviewUrgency = .normal, risk: RiskAssessment, decisionId: String? = nil, constitutionalHash: String,
-        policy: ReviewPolicy, at now: Date
+        urgency: ReviewUrgency = .normal, risk: RiskAssessment, ruledByConstitution: Bool = false, decisionId: String? = nil,
+        constitutionalHash: String, policy: ReviewPolicy, at now: Date
     ) {
         self.id = id
         self.requester = requester
@@ -149,7 +150,7 @@ public struct ReviewRequest: Sendable, Equatable, Codable {
         self.constitutionalHash = constitutionalHash
         self.createdAt = now
         self.updatedAt = now
-        if let level = policy.route(risk: risk.score, urgency: urgency) {
+        if let level = policy.route(risk: risk.score, urgency: urgency, ruledByConstitution: ruledByConstitution) {
             self.state = .pending
             self.level = level
             self.deadline = now.addingTimeInterval(policy.policy(for: level).deadline.seconds)

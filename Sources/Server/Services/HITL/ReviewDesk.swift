@@ -126,7 +126,8 @@ public actor ReviewDesk {
         let request = ReviewRequest(
             id: RandomIdentifier.timeOrdered(prefix: "rev_", hexDigits: 24), requester: opening.requester,
             actingFor: opening.actingFor.union(try await delegates(of: opening.requester)), action: opening.maskedAction, context: opening.maskedContext,
-            reason: opening.maskedReason, urgency: opening.urgency, risk: risk, decisionId: opening.decisionId,
+            reason: opening.maskedReason, urgency: opening.urgency, risk: risk,
+            ruledByConstitution: opening.violations.contains { $0.effect != .warn }, decisionId: opening.decisionId,
             constitutionalHash: opening.constitutionalHash, policy: policy, at: at)
         // A waiting request is assigned before it is stored, so that it is written once; the two steps
         // (opened, assigned) are still two audit entries.
