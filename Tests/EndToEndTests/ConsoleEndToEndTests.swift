@@ -18,7 +18,7 @@ extension ServeEndToEndTests {
         try await server.waitUntilServing("http://localhost:8008/health/ready")
         let opened = try await HTTP.call(
             "POST", "http://localhost:8008/api/v1/reviews", bearer: key,
-            body: #"{"action": {"type": "transfer", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}, "reason": "quarterly payout"}"#)
+            body: #"{"action": {"type": "tool_call", "tool": "bank"}, "context": {"amount": 20000, "irreversible": true}, "reason": "quarterly payout"}"#)
         let id = try #require(opened.json["id"].stringValue, "\(opened)")
         #expect(opened.json["state"] == "pending")
 

@@ -87,7 +87,7 @@ struct ReferenceConstitutionTests {
     func shape() throws {
         let constitution = try CompiledConstitution(source: ReferenceConstitution.source)
         #expect(constitution.document.name == "ACGS-2 Reference Constitution")
-        #expect(constitution.version == "1.0.0")
+        #expect(constitution.version == "1.1.0")
         #expect(constitution.document.principles.count >= 8)
         #expect(constitution.ruleCount >= 40)
         #expect(constitution.ruleCount == constitution.document.rules.count)
@@ -109,7 +109,7 @@ struct ReferenceConstitutionTests {
 
     /// Single-character edits of the source, in the metadata, a message and a condition.
     static let edits: [(String, String)] = [
-        ("version: 1.0.0", "version: 1.0.1"),
+        ("version: 1.1.0", "version: 1.1.1"),
         ("Recursive deletion of a directory tree", "recursive deletion of a directory tree"),
         ("> 10000", "> 10001"),
         ("\"rm rf*\"", "\"rm rg*\""),

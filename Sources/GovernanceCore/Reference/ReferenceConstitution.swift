@@ -4,12 +4,12 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "fdd798ba0d3fe350cf4006add9e6b4cbc78c3ca770d786c199ad0fb406bd60b8"
+    public static let pinnedDigest = "e04084ffe215353b825f344588f434fc88ad0062afc367a5d99a631360158587"
 
     public static let source = #"""
 metadata:
   name: ACGS-2 Reference Constitution
-  version: 1.0.0
+  version: 1.1.0
   hash: cdd01ef066bc6cf2
   description: >-
     The reference constitution for AI agents acting on real systems. It denies irreversible
@@ -17,8 +17,9 @@ metadata:
     content and prompt injection; escalates production changes, large or unusual payments and
     bulk exports of personal data to a human; and warns about personal data in internal content.
     Input conventions - action.type is one of shell, database, http_request, email, message,
-    file_write, file_delete, git, deploy, infrastructure, payment, config_change,
-    permission_change, llm_output, tool_call; commands, queries, URLs and bodies go in
+    file_read, file_write, file_delete, git, deploy, infrastructure, payment, config_change,
+    permission_change, llm_output, tool_call (an action of any other type is escalated, because
+    the rules written for these types cannot see it); commands, queries, URLs and bodies go in
     action.arguments; the text sent or written goes in content; the integration sets
     context.environment, context.external (data leaves the organisation),
     context.destination_trusted, context.destination_verified, context.sanctioned_countries and
@@ -318,6 +319,15 @@ rules:
       action.type in ["shell", "tool_call"] &&
       (contains(action.arguments, [":(){", ":() {"]) ||
        containsAnyWord(action.arguments, ["kill 9 1", "kill kill 1", "kill s kill 1", "sysrq trigger", "chmod r 000", "chmod 000 r"]))
+  - id: destructive.secure-erase
+    principle: no-destructive-operations
+    effect: deny
+    severity: high
+    message: Overwriting files so that they cannot be recovered
+    recommendation: Delete the specific files you created; secure erasure is an operator's task.
+    condition: |
+      action.type in ["shell", "tool_call", "infrastructure"] &&
+      containsAnyWord(action.arguments, ["shred", "srm", "sdelete*", "cipher w"])
   - id: destructive.backup-deletion
     principle: no-destructive-operations
     effect: deny
@@ -666,6 +676,20 @@ rules:
         "sudoers", "visudo", "nopasswd", "usermod ag sudo", "usermod ag wheel", "usermod ag admin",
         "usermod ag root", "gpasswd a", "chmod u s", "chmod 4755", "chmod 4777", "setcap", "passwd root",
         "net localgroup administrators"])
+  - id: governance.unknown-action-type
+    principle: governance-integrity
+    effect: escalate
+    severity: medium
+    message: An action of a type this constitution has no rules for
+    recommendation: >-
+      Send the action under one of the types the constitution names (shell, database, http_request,
+      email, message, file_read, file_write, file_delete, git, deploy, infrastructure, payment,
+      config_change, permission_change, llm_output, tool_call), so that the rules written for it apply.
+    condition: |
+      exists(action.type) &&
+      action.type not in ["shell", "database", "http_request", "email", "message", "file_read", "file_write",
+                          "file_delete", "git", "deploy", "infrastructure", "payment", "config_change",
+                          "permission_change", "llm_output", "tool_call"]
   - id: governance.oversight-evasion
     principle: governance-integrity
     effect: deny
@@ -974,6 +998,39 @@ rules:
       containsAnyWord(action.arguments, ["curl", "wget", "iwr", "irm", "invoke webrequest", "invoke restmethod"]) &&
       contains(action.arguments, ["| sh", "|sh", "| bash", "|bash", "| sudo", "|sudo", "| zsh", "| python",
                                   "|python", "| iex", "|iex", "<(curl", "<(wget", "$(curl", "$(wget"])
+  - id: security.obfuscated-execution
+    principle: secure-execution
+    effect: deny
+    severity: high
+    message: Running a command hidden in an encoding
+    recommendation: Send the decoded command itself, so that it is judged for what it does.
+    condition: |
+      action.type in ["shell", "tool_call"] &&
+      ((containsAnyWord(action.arguments, [
+          "base64 d", "base64 decode", "base64 di", "base32 d", "base32 decode", "b64decode", "b32decode",
+          "frombase64string", "xxd r", "xxd rp", "xxd r p", "openssl enc d", "openssl base64 d", "uudecode",
+          "decode hex", "unhexlify"]) &&
+        (contains(action.arguments, ["| sh", "|sh", "| bash", "|bash", "| zsh", "|zsh", "| dash", "| sudo", "|sudo",
+                                     "| python", "|python", "| perl", "|perl", "| ruby", "| node", "| iex", "|iex",
+                                     "| source", "| powershell", "| pwsh"]) ||
+         containsAnyWord(action.arguments, ["eval", "exec", "iex", "invoke expression", "sh c", "bash c", "zsh c",
+                                            "system", "popen", "subprocess", "os system"]))) ||
+       near(action.arguments, ["powershell*", "pwsh*"], ["encodedcommand", "enc", "ec", "e"], 8))
+  - id: security.world-writable
+    principle: secure-execution
+    effect: deny
+    severity: high
+    message: Making a directory tree or a system path writable by everyone
+    recommendation: Grant the specific user or group the access it needs (chown, chgrp, or a narrower mode).
+    condition: |
+      action.type in ["shell", "tool_call", "infrastructure"] &&
+      containsAnyWord(action.arguments, ["chmod"]) &&
+      (containsAnyWord(action.arguments, [
+         "chmod r 777", "chmod r 0777", "chmod 777 r", "chmod r 666", "chmod r a rwx", "chmod r ugo rwx",
+         "chmod r o w", "chmod r a w", "chmod r o rwx", "chmod recursive 777", "chmod recursive a rwx",
+         "chmod recursive o w", "chmod 777 recursive"]) ||
+       matches(action.arguments,
+               "chmod\s+(-\S+\s+)*(0?777|0?666|a\+rwx|ugo\+rwx|o\+w|a\+w)\s+(-\S+\s+)*['\"]?(/(etc|usr|bin|sbin|boot|lib|lib64|root|opt|srv)(/\S*)?|(/|~|/var|/home)/?\*?['\"]?(\s|;|&|$))"))
   - id: security.reverse-shell
     principle: secure-execution
     effect: deny
