@@ -127,6 +127,27 @@ struct RuleLanguageTests {
         #expect(v.evidence.contains(Evidence(field: "context.amount", match: "15000")))
     }
 
+    /// A command given as an argument vector reads as its command line for the word functions and
+    /// regular expressions; the string functions and detectors still see each item as given.
+    @Test func anArgumentVectorReadsAsItsCommandLine() throws {
+        let argv = JudgedInput(action: ["type": "shell", "arguments": ["argv": ["sudo", "rm", "-rf", "/var/lib"], "note": ["a@example.com", "x"]]])
+        #expect(try matches(#"containsAnyWord(action.arguments, ["rm rf"])"#, argv))
+        #expect(try matches(#"containsAnyWord(action.arguments.argv, ["sudo rm"])"#, argv))
+        #expect(try matches(#"near(action.arguments, ["sudo"], ["var"], 4)"#, argv))
+        #expect(try matches(#"matches(action.arguments, "rm\s+-rf\s+/")"#, argv))
+        #expect(try !matches(#"contains(action.arguments, ["rm -rf"])"#, argv), "contains reads each item as given")
+        #expect(try !matches(#"containsAnyWord(action.arguments.argv[1], ["rm rf"])"#, argv), "one item is only itself")
+        let v = try #require(try constitution([("r", .deny, #"containsAnyWord(action.arguments, ["rm rf"])"#)]).evaluate(argv).violations.first)
+        #expect(v.evidence == [Evidence(field: "action.arguments.argv", match: "rm -rf")])
+        let pii = try #require(try constitution([("r", .deny, #"pii(action.arguments)"#)]).evaluate(argv).violations.first)
+        #expect(pii.evidence.count == 1, "a detector finds the address once, in its item: \(pii.evidence)")
+        #expect(pii.evidence.first?.field == "action.arguments.note[0]")
+        // Only arrays of strings are joined, and only those of two or more.
+        let mixed = JudgedInput(action: ["arguments": ["argv": ["rm", 1, "-rf"], "one": ["rm -rf"]]])
+        #expect(try !matches(#"containsAnyWord(action.arguments.argv, ["rm rf"])"#, mixed))
+        #expect(try matches(#"containsAnyWord(action.arguments.one, ["rm rf"])"#, mixed))
+    }
+
     @Test func evidenceUnderNegationIsDropped() throws {
         let c = try constitution([("r", .deny, #"!containsAnyWord(content, ["nothing"]) && !(action.type == "git")"#)])
         let v = try #require(c.evaluate(shell).violations.first)

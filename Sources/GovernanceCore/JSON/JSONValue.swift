@@ -58,23 +58,6 @@ public enum JSONValue: Sendable, Hashable {
         case .object: "object"
         }
     }
-
-    /// Calls `body` with every string inside this value and the dotted path that leads to it.
-    public func forEachString(path: String, _ body: (String, String) -> Void) {
-        switch self {
-        case .string(let s):
-            body(path, s)
-        case .array(let items):
-            for (i, item) in items.enumerated() { item.forEachString(path: path + "[" + String(i) + "]", body) }
-        case .object(let fields):
-            // Sorted so that evidence order is deterministic (by bytes: cheaper than String's Unicode order).
-            fields.forEachSorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { key, value in
-                value.forEachString(path: path.isEmpty ? key : path + "." + key, body)
-            }
-        case .null, .bool, .number:
-            break
-        }
-    }
 }
 
 extension JSONValue: Codable {

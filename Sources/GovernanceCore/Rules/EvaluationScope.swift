@@ -7,6 +7,8 @@ final class EvaluationScope {
     struct Leaf {
         var field: String
         var text: String
+        /// An array of strings read as one text, its items joined by spaces (see `collectLeaves`).
+        var joined = false
         var folded: String?
         var words: WordScan?
         var pii: [DetectedSpan]?
@@ -83,12 +85,37 @@ final class EvaluationScope {
         }
         if let range = rootLeaves[r] { return range }
         let start = leaves.count
-        input.value(of: root).forEachString(path: root.rawValue) { field, text in
-            leaves.append(Leaf(field: field, text: text))
-        }
+        collectLeaves(input.value(of: root), path: root.rawValue)
         let range = start..<leaves.count
         rootLeaves[r] = range
         return range
+    }
+
+    /// Every string inside `value` with its path, keys in byte order so that evidence comes in a fixed
+    /// order. An array of two or more strings is also one text, its items joined by spaces: a command
+    /// given as an argument vector (`["rm", "-rf", "/"]`) reads as its command line for the word
+    /// functions and regular expressions, which would otherwise see `rm` and `-rf` apart.
+    private func collectLeaves(_ value: JSONValue, path: String) {
+        switch value {
+        case .string(let s):
+            leaves.append(Leaf(field: path, text: s))
+        case .array(let items):
+            for (i, item) in items.enumerated() { collectLeaves(item, path: path + "[" + String(i) + "]") }
+            guard items.count > 1 else { return }
+            var line = ""
+            for item in items {
+                guard case .string(let s) = item else { return }
+                if !line.isEmpty { line += " " }
+                line += s
+            }
+            leaves.append(Leaf(field: path, text: line, joined: true))
+        case .object(let fields):
+            fields.forEachSorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { key, value in
+                collectLeaves(value, path: path.isEmpty ? key : path + "." + key)
+            }
+        case .null, .bool, .number:
+            break
+        }
     }
 
     /// Indices of the strings inside a field, shared with every other field that contains them.
@@ -163,9 +190,10 @@ final class EvaluationScope {
 
     // MARK: matching
 
-    /// Runs `body` on each string of the field until it reports a match; records the matched text.
+    /// Runs `body` on each string of the field (as given, not joined) until it reports a match; records
+    /// the matched text.
     func firstLeafMatch(slot: Int, folded: Bool, _ body: (String) -> Range<Int>?) -> Bool {
-        for i in leafIndices(slot) {
+        for i in leafIndices(slot) where !leaves[i].joined {
             let t = text(i, folded: folded)
             if let range = body(t) {
                 evidence.append(Pending(field: leaves[i].field, text: Self.slice(t, range), detector: nil, masked: false))
@@ -193,7 +221,7 @@ final class EvaluationScope {
     }
 
     func findHost(slot: Int, within domains: Set<String>) -> Bool {
-        for i in leafIndices(slot) {
+        for i in leafIndices(slot) where !leaves[i].joined {
             let hosts: [Hosts.Found]
             if let h = leaves[i].hosts {
                 hosts = h
@@ -252,7 +280,8 @@ final class EvaluationScope {
 
     func detect(slot: Int, category: DetectedSpan.Category, kinds: Set<String>?) -> Bool {
         var matched = false
-        for i in leafIndices(slot) {
+        // Detectors read each string as given: joined, a span would be reported twice.
+        for i in leafIndices(slot) where !leaves[i].joined {
             for span in findings(i, category) where kinds?.contains(span.kind) ?? true {
                 matched = true
                 // Detector spans are masked already.
