@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "e04084ffe215353b825f344588f434fc88ad0062afc367a5d99a631360158587"
+    public static let pinnedDigest = "4c8c66fe05d0638c77a3c02fe4bdabb6089221122ff6da1524c36123de80c71f"
 
     public static let source = #"""
 metadata:
@@ -105,10 +105,13 @@ rules:
     recommendation: Delete the specific files you created, by name, or ask a human to remove the tree.
     condition: |
       action.type in ["shell", "tool_call", "infrastructure", "file_delete"] &&
-      containsAnyWord(action.arguments, [
-        "rm rf*", "rm fr*", "rm r", "rm rv*", "rm vr*", "rm f r", "rm v r", "rm i r",
-        "rm recursive", "rm force recursive", "rm recurse", "rm no preserve root",
-        "rmdir s", "rd s", "del s", "del f s", "del q s"])
+      (containsAnyWord(action.arguments, [
+         "rm rf*", "rm fr*", "rm r", "rm rv*", "rm vr*", "rm f r", "rm v r", "rm i r",
+         "rm recursive", "rm force recursive", "rm recurse", "rm no preserve root",
+         "rmdir s", "rd s", "del s", "del f s", "del q s"]) ||
+       # rm with a recursive flag anywhere among its flags (-dfr, -Irf, -f -v -r)
+       (containsAnyWord(action.arguments, ["rm"]) &&
+        matches(action.arguments, "(^|[\s;&|(`'\"/])rm\s+((-[a-zA-Z]+|--[a-z][a-z-]*)\s+)*(-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)(\s|$)")))
   - id: destructive.find-delete
     principle: no-destructive-operations
     effect: deny
@@ -287,8 +290,10 @@ rules:
          "sam delete", "serverless remove", "eksctl delete", "kubectl delete namespace",
          "kubectl delete ns", "kubectl delete all", "s3 rb", "gsutil rm r", "gcloud storage rm r",
          "az group delete", "terminate instances", "delete db instance", "delete db cluster",
-         "delete cluster", "delete stack", "delete bucket", "projects delete"]) ||
+         "delete cluster", "delete stack", "delete bucket", "projects delete", "kubectl delete pvc",
+         "kubectl delete pv", "kubectl delete persistentvolume*"]) ||
        containsAllWords(action.arguments, ["s3 rm", "recursive"]) ||
+       containsAllWords(action.arguments, ["kubectl delete", "all"]) ||
        near(action.arguments, ["delete", "destroy", "terminate", "teardown", "deprovision"],
             ["namespace", "namespaces", "bucket", "buckets", "cluster", "clusters", "vpc", "vm", "vms",
              "instance", "instances", "rds", "stack", "stacks", "project"], 3) ||
@@ -318,7 +323,9 @@ rules:
     condition: |
       action.type in ["shell", "tool_call"] &&
       (contains(action.arguments, [":(){", ":() {"]) ||
-       containsAnyWord(action.arguments, ["kill 9 1", "kill kill 1", "kill s kill 1", "sysrq trigger", "chmod r 000", "chmod 000 r"]))
+       containsAnyWord(action.arguments, ["kill 9 1", "kill kill 1", "kill s kill 1", "sysrq trigger", "chmod r 000", "chmod 000 r"]) ||
+       (containsAnyWord(action.arguments, ["mv"]) &&
+        matches(action.arguments, "(^|[\s;&|])mv\s+(\S+\s+)+/dev/null(\s|;|&|$)")))
   - id: destructive.secure-erase
     principle: no-destructive-operations
     effect: deny
@@ -672,10 +679,13 @@ rules:
     message: Raising privileges on a host (sudoers, setuid, admin groups)
     condition: |
       action.type in ["shell", "tool_call", "file_write"] &&
-      containsAnyWord(action.arguments, [
-        "sudoers", "visudo", "nopasswd", "usermod ag sudo", "usermod ag wheel", "usermod ag admin",
-        "usermod ag root", "gpasswd a", "chmod u s", "chmod 4755", "chmod 4777", "setcap", "passwd root",
-        "net localgroup administrators"])
+      (containsAnyWord(action.arguments, [
+         "sudoers", "visudo", "nopasswd", "usermod ag sudo", "usermod ag wheel", "usermod ag admin",
+         "usermod ag root", "gpasswd a", "chmod u s", "chmod 4755", "chmod 4777", "setcap", "passwd root",
+         "net localgroup administrators"]) ||
+       # writing the account files directly (echo ... >> /etc/passwd, tee -a, a file_write there)
+       matches(action.arguments, "(>>?|\btee\b(\s+-a)?)\s*/etc/(passwd|shadow|group|gshadow)\b") ||
+       (action.type == "file_write" && matches(action.arguments.path, "^/etc/(passwd|shadow|group|gshadow)$")))
   - id: governance.unknown-action-type
     principle: governance-integrity
     effect: escalate
