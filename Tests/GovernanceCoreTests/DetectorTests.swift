@@ -404,6 +404,39 @@ struct SecretAssignmentTests {
         #expect(SecretDetector.scan(text).isEmpty)
     }
 
+    /// A password written into a sentence, as people write them into chat messages and e-mails.
+    @Test(arguments: [
+        ("the prod password is Hunter2!x, use it", "password is Hunter2!x", "password is [REDACTED:password]"),
+        ("The password for the staging database is 'c0ffee-Shop'", "password for the staging database is 'c0ffee-Shop",
+         "password for the staging database is '[REDACTED:password]"),
+        ("wifi passcode was 48213377.", "passcode was 48213377", "passcode was [REDACTED:password]"),
+        ("Password is: P@ssw0rd", "Password is: P@ssw0rd", "Password is: [REDACTED:password]"),
+    ])
+    func detectsAPasswordInProse(text: String, match: String, masked: String) {
+        let spans = SecretDetector.scan(text)
+        #expect(spans.map(\.kind) == ["password"])
+        #expect(spans.first.map { covered(text, $0) } == match)
+        #expect(spans.first?.masked == masked)
+        #expect(!Masking.mask(text).contains(String(match.split(separator: " ").last!.drop { $0 == "'" })))
+    }
+
+    @Test(arguments: [
+        "the password is incorrect",
+        "Your password is Expired, please reset it",
+        "the password is at least 12 characters long",
+        "the password is Case-Sensitive",
+        "the password policy is strict",
+        "my password was compromised yesterday",
+        "the password is 12345",
+        "the password is ********",
+        "the password is <password>",
+        "the password is in the vault",
+        "ask whether the passport is valid 2025-01-01",
+    ])
+    func ignoresPasswordsTalkedAbout(text: String) {
+        #expect(SecretDetector.scan(text).isEmpty, "\(text)")
+    }
+
     @Test func tokenValueKeepsItsSpecificKind() {
         let token = "ghp_" + body(36)
         let text = "GITHUB_TOKEN=\(token)"

@@ -1,6 +1,7 @@
 /// Finds credentials: provider tokens in their documented formats, PEM private keys, JWTs,
-/// secrets assigned to well-known keys (`password=`, `"api_key": "..."`, `DB_PASSWORD=`) and
-/// passwords in URLs (`postgres://user:pass@host`).
+/// secrets assigned to well-known keys (`password=`, `"api_key": "..."`, `DB_PASSWORD=`),
+/// passwords in URLs (`postgres://user:pass@host`) and passwords given in a sentence ("the password
+/// is Hunter2!x").
 ///
 /// One pass over the bytes: token formats are only tried at word starts whose first byte can
 /// begin a token, and assignments only at `=` / `:`. Every span is masked as
@@ -39,6 +40,8 @@ public enum SecretDetector {
                 // whole word is skipped in one tight loop.
                 if b == 0x41 || b == 0x67 || b == 0x78 || b == 0x73 || b == 0x72 || b == 0x65 {  // A g x s r e
                     match = token(p, at: i)
+                } else if b | 0x20 == 0x70, !Ch.isWord(p.at(i - 1)) {  // p, P: "the password is ..."
+                    match = prosePassword(p, at: i)
                 }
                 if match == nil {
                     i += 1
@@ -256,6 +259,52 @@ public enum SecretDetector {
             kind = "secret"
         }
         return Match(kind: kind, range: keyStart..<value.upperBound, keep: value.lowerBound - keyStart)
+    }
+
+    // MARK: - Passwords in prose
+
+    /// "the password is Hunter2!x", "the staging db passcode was 48213377": a password word, up to four
+    /// words, `is` or `was`, then a value that looks like a password (six or more characters, with a
+    /// digit or a symbol, or all digits), so that "the password is incorrect" or "the password is at
+    /// least 12 characters" are left alone. The span keeps the words and masks the value.
+    static func prosePassword(_ p: ScanBytes, at i: Int) -> Match? {
+        let wordEnd = i + p.run(from: i, limit: 11, while: Ch.isAlnum)
+        let word = i..<wordEnd
+        guard p.equalsCI(word, "password") || p.equalsCI(word, "passwd") || p.equalsCI(word, "passcode")
+            || p.equalsCI(word, "passphrase") || p.equalsCI(word, "passwords")
+        else { return nil }
+        var j = wordEnd
+        var connective = false
+        for _ in 0..<5 {
+            let blanks = p.run(from: j, limit: 8, while: Ch.isBlank)
+            guard blanks > 0 else { return nil }
+            let start = j + blanks
+            let end = start + p.run(from: start, limit: 32) { Ch.isWord($0) || $0 == Ch.dash || $0 == Ch.apostrophe }
+            guard end > start else { return nil }
+            j = end
+            if p.equalsCI(start..<end, "is") || p.equalsCI(start..<end, "was") || p.equalsCI(start..<end, "are") {
+                connective = true
+                break
+            }
+        }
+        guard connective else { return nil }
+        if p.at(j) == Ch.colon { j += 1 }
+        var v = j + p.run(from: j, limit: 8, while: Ch.isBlank)
+        guard v > j || p.at(j - 1) == Ch.colon else { return nil }
+        if p.at(v) == Ch.quote || p.at(v) == Ch.apostrophe || p.at(v) == Ch.backtick { v += 1 }
+        var end = v + p.run(from: v, limit: 128) { !Ch.isWhitespace($0) && $0 != Ch.quote && $0 != Ch.apostrophe && $0 != Ch.backtick }
+        // Sentence punctuation after the value is not part of it.
+        while end > v, [Ch.dot, Ch.comma, Ch.semicolon, Ch.colon, Ch.rparen].contains(p[end - 1]) { end -= 1 }
+        let value = v..<end
+        guard value.count >= 6, !isPlaceholder(p, value) else { return nil }
+        let allDigits = value.allSatisfy { Ch.isDigit(p[$0]) }
+        let hasLetter = value.contains { Ch.isAlpha(p[$0]) }
+        let hasDigitOrSymbol = value.contains { k in
+            let b = p[k]
+            return Ch.isDigit(b) || (b > 0x20 && b < 0x7F && !Ch.isAlnum(b) && b != Ch.dash)
+        }
+        guard allDigits || (hasLetter && hasDigitOrSymbol) else { return nil }
+        return Match(kind: "password", range: i..<value.upperBound, keep: value.lowerBound - i)
     }
 
     /// Which credential a key names, judged by its ending (case-insensitive):
