@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "4c8c66fe05d0638c77a3c02fe4bdabb6089221122ff6da1524c36123de80c71f"
+    public static let pinnedDigest = "3125a065cdcc2ef7b047b36dce2417781ab67f40273cf719613b4af85a69379e"
 
     public static let source = #"""
 metadata:
@@ -585,7 +585,10 @@ rules:
             ["delet*", "remov*", "truncat*", "clear*", "purg*", "wipe*", "shred", "rm", "eras*", "drop"],
             ["audit*", "auditd", "cloudtrail", "journald", "syslog*", "wtmp", "btmp", "lastlog"], 3) ||
        containsAnyWord(action, ["auditctl e 0", "auditctl d", "stop logging", "history c", "unset histfile",
-                                "histsize 0", "histfilesize 0", "delete trail"]))
+                                "histsize 0", "histfilesize 0", "delete trail", "set o history",
+                                "shopt u o history", "journalctl vacuum*", "journalctl rotate vacuum*"]) ||
+       # emptying a system log in place (echo > /var/log/auth.log, truncate -s 0 /var/log/syslog)
+       matches(action.arguments, "(^|[;&|('\"])\s*(:|echo|true|cat\s+/dev/null)?\s*>\s*/var/log/|\btruncate\s+(-s\s*|--size[= ])0\s+/var/log/"))
   - id: governance.audit-config-disabled
     principle: governance-integrity
     effect: deny
@@ -624,6 +627,12 @@ rules:
            ["edit*", "modif*", "chang*", "rewrit*", "overwrit*", "delet*", "remov*", "disabl*", "bypass*",
             "replac*", "amend*", "updat*", "patch*", "weaken*", "relax*", "turn", "switch", "truncat*"],
            ["constitution*", "acgs", "guardrail*"], 4) ||
+      # stopping, killing or removing the governance service itself, or reaching into its database
+      (action.type in ["shell", "tool_call", "infrastructure", "deploy", "config_change"] &&
+       near(action.arguments,
+            ["kill", "pkill", "killall", "stop", "shutdown", "rm", "mv", "unlink", "uninstall*", "scale",
+             "sqlite3", "psql", "mask"],
+            ["acgs", "acgs2"], 4)) ||
       (action.type in ["file_write", "file_delete", "git", "config_change"] &&
        containsAnyWord(action.arguments, ["constitution*", "acgs", "guardrail*"]))
   - id: governance.self-permission
