@@ -52,6 +52,35 @@ struct ConstitutionalAIRouterTests {
         #expect(response.json["violated_principles"] == [])
     }
 
+    /// An agent does not choose the law it is judged by: its `principles` are checked, but its action
+    /// is judged by the whole constitution. An admin testing rules narrows the evaluation.
+    @Test func anAgentsPrinciplesDoNotNarrowItsJudgement() async throws {
+        let h = try await Harness()
+        let body = #"{"action": {"type": "shell", "arguments": {"command": "rm -rf /"}}, "principles": ["oversight"]}"#
+        let asAgent = try await h.test { client in
+            try await client.execute(uri: validatePath, method: .post, headers: h.headers(), body: ByteBuffer(json: body))
+        }
+        #expect(asAgent.json["decision"] == "deny")
+        #expect(asAgent.json["violated_principles"] == ["safety"])
+        let batch = try await h.test { client in
+            try await client.execute(
+                uri: validatePath + "/batch", method: .post, headers: h.headers(), body: ByteBuffer(json: #"{"inputs": [\#(body)]}"#))
+        }
+        #expect(batch.json["results"][0]["decision"] == "deny")
+        let admin = try await h.signIn(roles: [.admin]).1
+        let asAdmin = try await h.test { client in
+            try await client.execute(uri: validatePath, method: .post, headers: h.headers(bearer: admin), body: ByteBuffer(json: body))
+        }
+        #expect(asAdmin.json["decision"] == "allow")
+        // Unknown principles are refused either way.
+        let unknown = try await h.test { client in
+            try await client.execute(
+                uri: validatePath, method: .post, headers: h.headers(),
+                body: ByteBuffer(json: #"{"content": "x", "principles": ["no-such-principle"]}"#))
+        }
+        #expect(unknown.status == .badRequest)
+    }
+
     @Test func escalatesAProductionChange() async throws {
         let h = try await Harness()
         let response = try await h.test { client in

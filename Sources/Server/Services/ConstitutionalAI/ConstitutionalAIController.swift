@@ -1,5 +1,6 @@
 import GovernanceCore
 import Hummingbird
+import Identity
 import Storage
 
 /// The Constitutional AI service: judges agent actions and content against the active constitution.
@@ -27,9 +28,16 @@ struct ConstitutionalAIController {
         // The acting identity comes from the credentials, never from the body.
         let principal = context.principal
         let decision = try await decisions.decide(body: body, principal: principal) { json, constitution in
-            try ValidateRequest(json).judgedInput(agent: principal?.asRuleInput ?? .null, constitution: constitution)
+            try ValidateRequest(json).judgedInput(
+                agent: principal?.asRuleInput ?? .null, constitution: constitution, narrowing: Self.mayNarrowPrinciples(principal))
         }
         return JSONResponse.make(text: DecisionJSON.encodedResponse(decision))
+    }
+
+    /// Whether the caller's `principles` limit its evaluation: only a person's (an admin testing
+    /// rules). An agent does not choose the principles it is judged by.
+    static func mayNarrowPrinciples(_ principal: Principal?) -> Bool {
+        principal?.kind == .user
     }
 
     @Sendable func validateBatch(_ request: Request, context: Context) async throws -> Response {
@@ -38,7 +46,10 @@ struct ConstitutionalAIController {
         // Every input is checked before any is judged, so a bad batch records nothing.
         var inputs: [(JudgedInput, Set<String>?)] = []
         for (i, item) in body.inputs.enumerated() {
-            inputs.append(try item.judgedInput(agent: context.principal?.asRuleInput ?? .null, constitution: constitution, path: "inputs[\(i)]"))
+            inputs.append(
+                try item.judgedInput(
+                    agent: context.principal?.asRuleInput ?? .null, constitution: constitution,
+                    narrowing: Self.mayNarrowPrinciples(context.principal), path: "inputs[\(i)]"))
         }
         let results = try await decisions.decide(inputs)
         let items = results.map(DecisionJSON.encodedResponse).joined(separator: ",")

@@ -33,7 +33,12 @@ struct ValidateRequest: Sendable {
     }
 
     /// The judged input. `agent` comes from the caller's credentials, never from the body.
-    func judgedInput(agent: JSONValue, constitution: CompiledConstitution, path: String = "") throws(APIError) -> (JudgedInput, Set<String>?) {
+    /// `narrowing`: whether `principles` limits the evaluation, for a person testing rules. An agent is
+    /// judged by the whole constitution whatever principles it names (they are still checked), or it
+    /// could leave out the principles that forbid its action.
+    func judgedInput(
+        agent: JSONValue, constitution: CompiledConstitution, narrowing: Bool, path: String = ""
+    ) throws(APIError) -> (JudgedInput, Set<String>?) {
         var filter: Set<String>?
         if let principles {
             let unknown = principles.filter { constitution.principle($0) == nil }
@@ -42,7 +47,7 @@ struct ValidateRequest: Sendable {
                     "\(path.isEmpty ? "" : "\(path): ")unknown principle\(unknown.count == 1 ? "" : "s") \(unknown.map { "'\($0)'" }.joined(separator: ", ")) in constitution \(constitution.hash)",
                     code: "unknown_principle")
             }
-            filter = Set(principles)
+            if narrowing { filter = Set(principles) }
         }
         let input = JudgedInput(
             action: action ?? .null, content: content.map(JSONValue.string) ?? .null,

@@ -82,7 +82,7 @@ struct HITLController {
             }
             urgency = parsed
         }
-        let (input, _) = try ValidateRequest(.object(subject)).judgedInput(agent: principal.asRuleInput, constitution: constitution)
+        let (input, _) = try ValidateRequest(.object(subject)).judgedInput(agent: principal.asRuleInput, constitution: constitution, narrowing: false)
         return ReviewDesk.Opening(
             requester: principal.id, input: input, violations: constitution.evaluate(input).violations, reason: reason, urgency: urgency,
             constitutionalHash: constitution.hash)
