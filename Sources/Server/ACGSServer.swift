@@ -44,7 +44,8 @@ public enum ACGSServer {
             try await treeHeads.checkStoreAgainstLatestHead()
             return GovernanceRuntime(
                 constitution: constitution, decisions: audit, treeHeads: treeHeads, identities: identities, tokens: tokens,
-                reviews: stores.reviews, webhooks: WebhookDispatcher(repository: stores.webhooks, logger: logger),
+                reviews: stores.reviews, webhooks: WebhookDispatcher(
+                    repository: stores.webhooks, allowsPrivateNetworks: configuration.webhooksAllowPrivateNetworks, logger: logger),
                 authPolicy: policy, cacheCapacity: configuration.cacheMaxEntries, cacheTTL: .seconds(configuration.cacheTTLSeconds), l2: l2,
                 metricsRequireAuth: configuration.metricsRequireAuth, logger: logger)
     }

@@ -103,8 +103,11 @@ struct Harness {
 
     /// Auth events go to `events` unless `authEventsToAuditLog`, when they go to the audit log as in a server.
     /// `replicaOf` makes a second replica of a deployment: the same identities and test agent, its own
-    /// audit log and caches.
-    init(authEventsToAuditLog: Bool = false, l2: L2Cache? = nil, replicaOf other: Harness? = nil) async throws {
+    /// audit log and caches. Webhooks may deliver to the loopback receivers of the tests unless
+    /// `allowsPrivateWebhooks` is false, as in a default deployment.
+    init(
+        authEventsToAuditLog: Bool = false, l2: L2Cache? = nil, replicaOf other: Harness? = nil, allowsPrivateWebhooks: Bool = true
+    ) async throws {
         let webhooks: any WebhookRepository
         let reviews: any ReviewRepository
         switch TestStore.current {
@@ -124,7 +127,8 @@ struct Harness {
             reviews = stores.reviews
             webhooks = stores.webhooks
         }
-        let dispatcher = WebhookDispatcher(repository: webhooks, backoff: [.milliseconds(50), .milliseconds(100)], timeout: 2)
+        let dispatcher = WebhookDispatcher(
+            repository: webhooks, backoff: [.milliseconds(50), .milliseconds(100)], timeout: 2, allowsPrivateNetworks: allowsPrivateWebhooks)
         var policy = AuthPolicy()
         policy.bcryptCost = 4  // fast tests; production uses 12
         let keys = try await SigningKeyStore(directory: try temporaryDirectory() + "/keys", retiredKeyLifetime: policy.accessTokenLifetime)

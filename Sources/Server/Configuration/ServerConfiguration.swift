@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// When set, `/metrics` answers only an admin or an auditor (Bearer), instead of anyone.
     public var metricsRequireAuth = false
+    /// Webhooks may deliver to loopback, private and link-local addresses (receivers inside the
+    /// deployment's network). Off by default: an agent's webhook could otherwise reach them.
+    public var webhooksAllowPrivateNetworks = false
     /// PostgreSQL instead of the embedded SQLite store: `postgres://user:password@host:port/database`.
     public var databaseURL: String?
     /// Redis as the L2 cache and the invalidation channel between replicas: `redis://[:password@]host:port/db`.
@@ -49,7 +52,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static var keys: [String] {
         [
             "host", "services", "data_dir", "constitution", "log_level", "cache.max_entries", "cache.ttl_seconds", "metrics.require_auth",
-            "database.url", "redis.url", "cache.reconcile_seconds",
+            "webhooks.allow_private_networks", "database.url", "redis.url", "cache.reconcile_seconds",
         ]
             + ServiceName.allCases.map { "ports.\($0.configKey)" }
     }
@@ -65,6 +68,13 @@ public struct ServerConfiguration: Sendable, Equatable {
                 throw fail("expected a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
             }
             return n
+        }
+        func boolean() throws(Error) -> Bool {
+            switch raw.lowercased() {
+            case "true", "yes", "1": return true
+            case "false", "no", "0": return false
+            default: throw fail("expected true or false, got '\(raw)'")
+            }
         }
         switch key {
         case "host":
@@ -114,11 +124,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             redisURL = raw
         case "metrics.require_auth":
-            switch raw.lowercased() {
-            case "true", "yes", "1": metricsRequireAuth = true
-            case "false", "no", "0": metricsRequireAuth = false
-            default: throw fail("expected true or false, got '\(raw)'")
-            }
+            metricsRequireAuth = try boolean()
+        case "webhooks.allow_private_networks":
+            webhooksAllowPrivateNetworks = try boolean()
         default:
             if key.hasPrefix("ports."), let service = ServiceName.allCases.first(where: { "ports.\($0.configKey)" == key }) {
                 ports[service] = try integer(1...65_535)
@@ -150,7 +158,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             let full = prefix + key
             let value = mapping[key]
             if let nested = value as? [String: Any] {
-                guard ["cache", "ports", "metrics", "database", "redis"].contains(full) else {
+                // The sections are the prefixes of the dotted keys.
+                guard Self.keys.contains(where: { $0.hasPrefix(full + ".") }) else {
                     throw Error(key: full, source: file, message: "unknown section (known keys: \(Self.keys.joined(separator: ", ")))")
                 }
                 try apply(mapping: nested, prefix: full + ".", file: file)

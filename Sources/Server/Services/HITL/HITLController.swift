@@ -174,6 +174,13 @@ struct HITLController {
         let hook = WebhookRecord(
             id: "whk_" + Credentials.random(20), agentId: agentId, url: url, secret: secret, createdBy: principal.id, createdAt: Date())
         guard let webhooks = desk.webhooks else { throw APIError.unavailable("webhooks are not configured", code: "webhooks_unavailable") }
+        do {
+            try webhooks.checkDestination(parsed)
+        } catch {
+            throw APIError.badRequest(
+                "field 'url': \(error); webhooks deliver to public addresses only, unless the deployment sets webhooks.allow_private_networks",
+                code: "webhook_destination_refused")
+        }
         try await store { try await webhooks.repository.insert(hook) }
         webhooks.webhooksChanged()
         try await store {

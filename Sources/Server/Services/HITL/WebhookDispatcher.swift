@@ -26,6 +26,8 @@ public actor WebhookDispatcher {
     /// This dispatcher's name on the claims it holds.
     public nonisolated let replica = RandomIdentifier.make(prefix: "rep_", hexDigits: 16)
     public nonisolated let lease: Duration
+    /// Whether webhooks may deliver inside private networks (see `WebhookDestination`).
+    public nonisolated let allowsPrivateNetworks: Bool
     private let backoff: [Duration]
     private let timeout: TimeInterval
     private let logger: Logger
@@ -41,18 +43,25 @@ public actor WebhookDispatcher {
 
     /// `backoff` is the wait before each retry: five attempts by default, over about half a minute.
     /// `lease`: how long a claim lasts unless renewed; `maintain()` should run every third of it.
+    /// `allowsPrivateNetworks`: deliver to loopback, private and link-local addresses too.
     public init(
         repository: any WebhookRepository, backoff: [Duration] = [.seconds(1), .seconds(2), .seconds(5), .seconds(15)], timeout: TimeInterval = 5,
-        lease: Duration = .seconds(60), logger: Logger = Logger(label: "acgs.webhooks")
+        lease: Duration = .seconds(60), allowsPrivateNetworks: Bool = false, logger: Logger = Logger(label: "acgs.webhooks")
     ) {
         self.repository = repository
         self.lease = lease
+        self.allowsPrivateNetworks = allowsPrivateNetworks
         self.backoff = backoff
         self.timeout = timeout
         self.logger = logger
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
-        self.session = URLSession(configuration: configuration)
+        self.session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+    }
+
+    /// Refuses a destination this deployment does not deliver to.
+    nonisolated func checkDestination(_ url: URL) throws(WebhookDestination.Refusal) {
+        if !allowsPrivateNetworks { try WebhookDestination.check(url) }
     }
 
     /// Each agent's receivers, read at most once a second: every state change of every request needs
@@ -173,6 +182,8 @@ public actor WebhookDispatcher {
 
     private func send(_ job: Job, delivery: String) async -> (Int?, String?) {
         guard let url = URL(string: job.webhook.url) else { return (nil, "invalid URL") }
+        // Checked again at each delivery: the name may resolve elsewhere than at registration.
+        do { try checkDestination(url) } catch { return (nil, "destination refused: \(error)") }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = "POST"
         let timestamp = String(Int(Date().timeIntervalSince1970))
@@ -193,5 +204,16 @@ public actor WebhookDispatcher {
     public static func signature(secret: String, timestamp: String, body: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data((timestamp + "." + body).utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A redirect is not followed: it could lead a delivery to an address the destination check refuses.
+/// The 3xx answer is the delivery's status, a failure.
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
