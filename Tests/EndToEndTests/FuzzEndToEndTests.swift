@@ -11,7 +11,11 @@ extension ServeEndToEndTests {
         let data = try temporaryDirectory()
         let key = try await createAgent("fuzz-agent", dataDirectory: data)
 
-        let server = try await ServerProcess(arguments: ["--data-dir", data], environment: ["ACGS_ADMIN_PASSWORD": Self.password])
+        // Private networks allowed, so that the fuzzer's webhooks (to a closed port on 127.0.0.1) are
+        // registered and their routes reached; deliveries to them fail locally.
+        let server = try await ServerProcess(
+            arguments: ["--data-dir", data],
+            environment: ["ACGS_ADMIN_PASSWORD": Self.password, "ACGS_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"])
         defer { _ = server.stop() }
         for port in [32768, 8016, 8002, 8008] { try await server.waitUntilServing("http://localhost:\(port)/health/ready") }
         let fuzz = try await run(
