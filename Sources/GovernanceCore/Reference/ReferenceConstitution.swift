@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "3125a065cdcc2ef7b047b36dce2417781ab67f40273cf719613b4af85a69379e"
+    public static let pinnedDigest = "ac43f938cb5139b8d20231ebf50f9f76a97c6b9f362316e03bc0d762900275cd"
 
     public static let source = #"""
 metadata:
@@ -588,7 +588,8 @@ rules:
                                 "histsize 0", "histfilesize 0", "delete trail", "set o history",
                                 "shopt u o history", "journalctl vacuum*", "journalctl rotate vacuum*"]) ||
        # emptying a system log in place (echo > /var/log/auth.log, truncate -s 0 /var/log/syslog)
-       matches(action.arguments, "(^|[;&|('\"])\s*(:|echo|true|cat\s+/dev/null)?\s*>\s*/var/log/|\btruncate\s+(-s\s*|--size[= ])0\s+/var/log/"))
+       (containsAllWords(action.arguments, ["var", "log"]) &&
+        matches(action.arguments, "(^|[;&|('\"])\s*(:|echo|true|cat\s+/dev/null)?\s*>\s*/var/log/|\btruncate\s+(-s\s*|--size[= ])0\s+/var/log/")))
   - id: governance.audit-config-disabled
     principle: governance-integrity
     effect: deny
@@ -693,8 +694,9 @@ rules:
          "usermod ag root", "gpasswd a", "chmod u s", "chmod 4755", "chmod 4777", "setcap", "passwd root",
          "net localgroup administrators"]) ||
        # writing the account files directly (echo ... >> /etc/passwd, tee -a, a file_write there)
-       matches(action.arguments, "(>>?|\btee\b(\s+-a)?)\s*/etc/(passwd|shadow|group|gshadow)\b") ||
-       (action.type == "file_write" && matches(action.arguments.path, "^/etc/(passwd|shadow|group|gshadow)$")))
+       (containsAnyWord(action.arguments, ["passwd", "shadow", "group", "gshadow"]) &&
+        (matches(action.arguments, "(>>?|\btee\b(\s+-a)?)\s*/etc/(passwd|shadow|group|gshadow)\b") ||
+         (action.type == "file_write" && matches(action.arguments.path, "^/etc/(passwd|shadow|group|gshadow)$")))))
   - id: governance.unknown-action-type
     principle: governance-integrity
     effect: escalate
