@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "ac43f938cb5139b8d20231ebf50f9f76a97c6b9f362316e03bc0d762900275cd"
+    public static let pinnedDigest = "f1b99e56ff219c1ace7e954d0a8c18e35ea7180b53ae751202327c4813eac7d4"
 
     public static let source = #"""
 metadata:
@@ -711,6 +711,16 @@ rules:
       action.type not in ["shell", "database", "http_request", "email", "message", "file_read", "file_write",
                           "file_delete", "git", "deploy", "infrastructure", "payment", "config_change",
                           "permission_change", "llm_output", "tool_call"]
+  - id: governance.command-under-another-type
+    principle: governance-integrity
+    effect: escalate
+    severity: medium
+    message: A command sent under a type whose rules do not read commands
+    recommendation: Send commands as shell or tool_call actions, so that the rules written for commands apply.
+    condition: |
+      action.type in ["email", "message", "payment", "llm_output", "http_request", "file_read"] &&
+      (exists(action.arguments.command) || exists(action.arguments.cmd) || exists(action.arguments.argv) ||
+       exists(action.arguments.script) || exists(action.arguments.shell))
   - id: governance.oversight-evasion
     principle: governance-integrity
     effect: deny
