@@ -175,7 +175,7 @@ struct HITLController {
             id: "whk_" + Credentials.random(20), agentId: agentId, url: url, secret: secret, createdBy: principal.id, createdAt: Date())
         guard let webhooks = desk.webhooks else { throw APIError.unavailable("webhooks are not configured", code: "webhooks_unavailable") }
         do {
-            try webhooks.checkDestination(parsed)
+            try await webhooks.checkDestination(parsed)
         } catch {
             throw APIError.badRequest(
                 "field 'url': \(error); webhooks deliver to public addresses only, unless the deployment sets webhooks.allow_private_networks",

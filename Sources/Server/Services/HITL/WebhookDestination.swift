@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -18,29 +19,24 @@ enum WebhookDestination {
         let description: String
     }
 
-    /// Refuses a URL whose host does not resolve, or resolves to an address that is not public.
-    static func check(_ url: URL) throws(Refusal) {
+    /// Refuses a URL whose host does not resolve, or resolves to an address that is not public. The
+    /// refusal names the kind of address, not the address: an agent learns nothing of the network.
+    static func check(_ url: URL) async throws(Refusal) {
         guard let host = url.host, !host.isEmpty else { throw Refusal(description: "the URL has no host") }
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        let addresses = resolve(name)
+        // A name lookup blocks, for seconds when DNS is slow: not on Swift's few cooperative threads.
+        let addresses = (try? await NIOThreadPool.singleton.runIfActive { resolve(name) }) ?? []
         guard !addresses.isEmpty else { throw Refusal(description: "the host '\(name)' does not resolve") }
         for address in addresses {
             if let kind = nonPublicKind(address) {
-                throw Refusal(description: "the host '\(name)' resolves to \(address.text), \(kind) address")
+                throw Refusal(description: "the host '\(name)' resolves to \(kind) address")
             }
         }
     }
 
     /// One resolved address: 4 or 16 bytes.
-    struct Address {
+    struct Address: Sendable {
         var bytes: [UInt8]
-
-        var text: String {
-            if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-            var groups: [String] = []
-            for i in stride(from: 0, to: 16, by: 2) { groups.append(String(UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]), radix: 16)) }
-            return groups.joined(separator: ":")
-        }
     }
 
     static func resolve(_ host: String) -> [Address] {

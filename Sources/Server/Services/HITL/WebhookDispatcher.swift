@@ -60,8 +60,8 @@ public actor WebhookDispatcher {
     }
 
     /// Refuses a destination this deployment does not deliver to.
-    nonisolated func checkDestination(_ url: URL) throws(WebhookDestination.Refusal) {
-        if !allowsPrivateNetworks { try WebhookDestination.check(url) }
+    nonisolated func checkDestination(_ url: URL) async throws(WebhookDestination.Refusal) {
+        if !allowsPrivateNetworks { try await WebhookDestination.check(url) }
     }
 
     /// Each agent's receivers, read at most once a second: every state change of every request needs
@@ -183,7 +183,7 @@ public actor WebhookDispatcher {
     private func send(_ job: Job, delivery: String) async -> (Int?, String?) {
         guard let url = URL(string: job.webhook.url) else { return (nil, "invalid URL") }
         // Checked again at each delivery: the name may resolve elsewhere than at registration.
-        do { try checkDestination(url) } catch { return (nil, "destination refused: \(error)") }
+        do { try await checkDestination(url) } catch { return (nil, "destination refused: \(error)") }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = "POST"
         let timestamp = String(Int(Date().timeIntervalSince1970))
