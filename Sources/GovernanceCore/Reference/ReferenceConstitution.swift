@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "f1b99e56ff219c1ace7e954d0a8c18e35ea7180b53ae751202327c4813eac7d4"
+    public static let pinnedDigest = "e1362401c5a6fedab052850a48ab7d1fa20bf679b191bb41ce982ff9f75cf4c3"
 
     public static let source = #"""
 metadata:
@@ -150,14 +150,14 @@ rules:
     principle: no-destructive-operations
     effect: deny
     severity: critical
-    message: Dropping a database, schema or table
+    message: Dropping a database, schema, table or column
     recommendation: Ask a database administrator; keep a backup and a migration that can be reviewed.
     condition: |
       action.type in ["database", "shell", "tool_call"] &&
       !(action.type == "shell" && istartsWith(action.arguments.command, ["grep ", "rg ", "git grep ", "git log "])) &&
       containsAnyWord(action.arguments, [
         "drop table", "drop database", "drop schema", "drop collection", "drop keyspace",
-        "drop owned", "dropdb", "dropdatabase"])
+        "drop owned", "dropdb", "dropdatabase", "drop column"])
   - id: destructive.sql-truncate
     principle: no-destructive-operations
     effect: deny
@@ -495,14 +495,18 @@ rules:
     principle: protect-secrets
     effect: escalate
     severity: high
-    message: Reading a credential store (SSH keys, cloud credentials, password files)
+    message: Reading a credential store (SSH keys, cloud credentials, password files, the instance metadata service)
     condition: |
-      action.type in ["shell", "tool_call"] &&
-      containsAnyWord(action.arguments, [
-        "id rsa", "id ed25519", "id ecdsa", "id dsa", "aws credentials", "etc shadow", "kube config",
-        "docker config json", "netrc", "pgpass", "git credentials", "application default credentials",
-        "credentials json", "keychain", "find generic password", "vault token"]) &&
-      !containsAnyWord(action.arguments, ["id rsa pub", "id ed25519 pub", "id ecdsa pub", "ssh keygen"])
+      (action.type in ["shell", "tool_call"] &&
+       containsAnyWord(action.arguments, [
+         "id rsa", "id ed25519", "id ecdsa", "id dsa", "aws credentials", "etc shadow", "kube config",
+         "docker config json", "netrc", "pgpass", "git credentials", "application default credentials",
+         "credentials json", "keychain", "find generic password", "vault token"]) &&
+       !containsAnyWord(action.arguments, ["id rsa pub", "id ed25519 pub", "id ecdsa pub", "ssh keygen"])) ||
+      # the cloud instance metadata service hands out the machine's credentials
+      (action.type in ["shell", "tool_call", "http_request"] &&
+       (hostIn(action.arguments, ["metadata.google.internal", "metadata.azure.com"]) ||
+        contains(action.arguments, ["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"])))
   - id: secrets.credential-exfil
     principle: protect-secrets
     effect: deny
@@ -662,11 +666,19 @@ rules:
     message: Granting administrative or unrestricted access
     recommendation: A human approves grants of administrative access.
     condition: |
-      action.type == "permission_change" &&
-      (containsAnyWord(action.arguments, [
-         "admin*", "root", "owner", "owners", "superuser", "sudo*", "wheel", "full access",
-         "all permissions", "administratoraccess", "god mode"]) ||
-       contains(action.arguments, ["*"]))
+      (action.type == "permission_change" &&
+       (containsAnyWord(action.arguments, [
+          "admin*", "root", "owner", "owners", "superuser", "sudo*", "wheel", "full access",
+          "all permissions", "administratoraccess", "god mode"]) ||
+        contains(action.arguments, ["*"]))) ||
+      # the same grants made through a cloud CLI or SQL
+      (action.type in ["shell", "tool_call", "infrastructure", "database"] &&
+       (containsAnyWord(action.arguments, [
+          "administratoraccess", "iamfullaccess", "grant all", "with superuser", "alter role", "alter user",
+          "cluster admin", "clusterrolebinding"]) &&
+        containsAnyWord(action.arguments, [
+          "administratoraccess", "iamfullaccess", "all privileges", "all", "superuser", "cluster admin",
+          "owner", "admin*"])))
   - id: governance.self-approval
     principle: governance-integrity
     effect: deny
