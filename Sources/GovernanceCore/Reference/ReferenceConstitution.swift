@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "e1362401c5a6fedab052850a48ab7d1fa20bf679b191bb41ce982ff9f75cf4c3"
+    public static let pinnedDigest = "1b88baffd924860f03c46ae22498cfc5751f1494931ed17418229b01a0015637"
 
     public static let source = #"""
 metadata:
@@ -514,12 +514,40 @@ rules:
     message: Credentials or environment secrets sent over the network
     condition: |
       action.type in ["shell", "tool_call"] &&
-      containsAnyWord(action.arguments, [
-        "id rsa", "id ed25519", "id ecdsa", "aws credentials", "etc shadow", "kube config", "netrc",
-        "pgpass", "git credentials", "printenv", "cat env", "proc self environ", "bash history"]) &&
+      (containsAnyWord(action.arguments, [
+         "id rsa", "id ed25519", "id ecdsa", "aws credentials", "etc shadow", "kube config", "netrc",
+         "pgpass", "git credentials", "printenv", "cat env", "proc self environ", "bash history"]) ||
+       # the whole environment piped or written out (env | curl ..., env > /tmp/e)
+       (containsAnyWord(action.arguments, ["env", "export p"]) &&
+        matches(action.arguments, "(^|[;&|(]\s*)(env|export\s+-p)\s*(\||>)"))) &&
       containsAnyWord(action.arguments, [
         "curl", "wget", "nc", "ncat", "netcat", "scp", "rsync", "sftp", "ftp", "socat", "telnet",
         "http", "https", "sendmail", "mail"])
+  - id: exfil.public-exposure
+    principle: no-data-exfiltration
+    effect: escalate
+    severity: high
+    message: Making storage readable by anyone on the internet
+    recommendation: Share with the specific people or accounts that need it; a human approves public access.
+    condition: |
+      action.type in ["shell", "tool_call", "infrastructure", "config_change"] &&
+      containsAnyWord(action.arguments, [
+        "public read", "public read write", "allusers", "allauthenticatedusers", "public access blob",
+        "public access container", "blobpublicaccess true", "allow blob public access true",
+        "block public acls false", "restrict public buckets false", "make public", "makepublic"])
+  - id: exfil.dump-sent-out
+    principle: no-data-exfiltration
+    effect: escalate
+    severity: high
+    message: A database dump or the source repository sent to another host
+    recommendation: Backups and mirrors go to destinations a human has approved.
+    condition: |
+      action.type in ["shell", "tool_call"] &&
+      ((containsAnyWord(action.arguments, ["pg dump", "pg dumpall", "mysqldump", "mariadb dump", "mongodump", "redis cli rdb"]) &&
+        containsAnyWord(action.arguments, ["curl", "wget", "scp", "rsync", "sftp", "nc", "ncat", "socat", "rclone",
+                                           "aws s3 cp", "gsutil cp", "azcopy", "ssh"])) ||
+       containsAllWords(action.arguments, ["git remote add", "git push"]) ||
+       (containsAnyWord(action.arguments, ["git push"]) && matches(action.arguments, "git\s+push\s+(-\S+\s+)*(https?|ssh|git)://")))
 
   # ---------------------------------------------------------------- personal data
   - id: privacy.sensitive-pii-external
