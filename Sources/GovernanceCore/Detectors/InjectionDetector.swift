@@ -117,7 +117,7 @@ public enum InjectionDetector {
     static let instructionNouns: [StaticString] = [
         "instructions", "instruction", "rules", "guidelines", "prompts", "prompt", "directives",
         "directions", "commands", "constraints", "restrictions", "guardrails", "programming",
-        "context", "orders", "policies", "safeguards", "filters",
+        "context", "orders", "policies", "safeguards", "filters", "guidance", "principles", "ethics",
     ]
     /// Words that make "ignore ... instructions" point at the existing instructions.
     static let qualifiers: [StaticString] = [
@@ -340,8 +340,10 @@ public enum InjectionDetector {
         return persona(p, start: start, from: l.upperBound)
     }
 
-    /// pretend (to be | you are | you're) ... <persona>.
+    /// pretend (to be | you are | you're) ... <persona>, or pretend [that] the <qualified> rules do
+    /// not / no longer apply (or exist).
     static func pretend(_ p: ScanBytes, _ w: Range<Int>) -> Match? {
+        if let cancelled = rulesDoNotApply(p, start: w.lowerBound, from: w.upperBound) { return cancelled }
         guard let a = nextWord(p, w.upperBound) else { return nil }
         if p.equalsCI(a, "you're") { return persona(p, start: w.lowerBound, from: a.upperBound) }
         guard let b = nextWord(p, a.upperBound) else { return nil }
@@ -351,9 +353,44 @@ public enum InjectionDetector {
         return nil
     }
 
-    /// "you are now <persona>", "you're now <persona>", "from now on you are <persona>".
+    /// [that] [the|your|all] <qualifier>... <instructions> (do not|don't|no longer) (apply|exist).
+    static func rulesDoNotApply(_ p: ScanBytes, start: Int, from: Int) -> Match? {
+        var pos = from
+        var qualified = false
+        var noun: Range<Int>?
+        for _ in 0..<5 {
+            guard let w = nextWord(p, pos) else { return nil }
+            pos = w.upperBound
+            if isAny(p, w, instructionNouns) { noun = w; break }
+            if isAny(p, w, qualifiers) { qualified = true } else if !isAny(p, w, ["that", "the", "there", "are", "no"]) { return nil }
+        }
+        guard let noun, qualified else { return nil }
+        pos = noun.upperBound
+        var negated = false
+        for _ in 0..<3 {
+            guard let w = nextWord(p, pos) else { return nil }
+            pos = w.upperBound
+            if isAny(p, w, ["apply", "exist", "matter", "count"]) {
+                return negated ? Match(kind: "ignore_instructions", range: start..<w.upperBound) : nil
+            }
+            if isAny(p, w, negations) || isAny(p, w, ["no", "longer"]) {
+                negated = true
+            } else if !isAny(p, w, ["do", "does", "don"]) {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// "you are now <persona>", "you're now <persona>", "from now on you are <persona>", and
+    /// "from now on you [only] obey ..." (an override of whoever instructed the agent before).
     static func youAreNow(_ p: ScanBytes, _ w: Range<Int>, _ prev1: Range<Int>?, _ prev2: Range<Int>?) -> Match? {
         var pos = w.upperBound
+        let fromNowOn = isAny(p, prev1, ["on"]) && isAny(p, prev2, ["now"])
+        if fromNowOn, p.equalsCI(w, "you"), var verb = nextWord(p, pos) {
+            if p.equalsCI(verb, "only"), let next = nextWord(p, verb.upperBound) { verb = next }
+            if isAny(p, verb, ["obey", "obeys"]) { return Match(kind: "override", range: w.lowerBound..<verb.upperBound) }
+        }
         if p.equalsCI(w, "you") {
             guard let are = nextWord(p, pos), p.equalsCI(are, "are") || p.equalsCI(are, "re") else { return nil }
             pos = are.upperBound
@@ -362,9 +399,7 @@ public enum InjectionDetector {
             return persona(p, start: w.lowerBound, from: now.upperBound)
         }
         // "from now on, you are ..."
-        if isAny(p, prev1, ["on"]), isAny(p, prev2, ["now"]) {
-            return persona(p, start: w.lowerBound, from: pos)
-        }
+        if fromNowOn { return persona(p, start: w.lowerBound, from: pos) }
         return nil
     }
 

@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "1b88baffd924860f03c46ae22498cfc5751f1494931ed17418229b01a0015637"
+    public static let pinnedDigest = "3803d4bcafffda912101822c11490a94bf5db69e1ba4baa4957c774372fb02da"
 
     public static let source = #"""
 metadata:
@@ -1018,7 +1018,12 @@ rules:
     condition: |
       containsAnyWord(content, [
         "kill myself", "end my life", "want to die", "wanna die", "take my own life", "hurt myself",
-        "harm myself", "suicidal", "better off dead", "no reason to live", "hang myself"])
+        "harm myself", "suicidal", "better off dead", "no reason to live", "hang myself", "end it all",
+        "want to end it", "going to end it", "end it tonight", "don t want to live", "do not want to live",
+        "don t want to be here anymore", "not want to wake up", "don t want to wake up"]) ||
+      # a lethal amount asked about for oneself ("the lethal dose for someone my weight")
+      (containsAnyWord(content, ["lethal dose", "fatal dose", "lethal amount", "overdose on", "how many pills"]) &&
+       containsAnyWord(content, ["my weight", "for me", "i weigh", "myself", "i want", "i need", "tonight"]))
   - id: harm.dehumanizing-language
     principle: no-harmful-content
     effect: deny
