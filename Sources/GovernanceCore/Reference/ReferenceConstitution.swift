@@ -4,7 +4,7 @@ public enum ReferenceConstitution {
     public static let hash = "cdd01ef066bc6cf2"
     /// SHA-256 of the canonical form of `source`. Pinned so that a modified copy is never taken for
     /// the reference: changing the reference means changing this digest on purpose, in review.
-    public static let pinnedDigest = "3803d4bcafffda912101822c11490a94bf5db69e1ba4baa4957c774372fb02da"
+    public static let pinnedDigest = "65844a359d4072d902379600671a27ba646221c4715252eb6e0af9de904d8625"
 
     public static let source = #"""
 metadata:
@@ -534,7 +534,7 @@ rules:
       containsAnyWord(action.arguments, [
         "public read", "public read write", "allusers", "allauthenticatedusers", "public access blob",
         "public access container", "blobpublicaccess true", "allow blob public access true",
-        "block public acls false", "restrict public buckets false", "make public", "makepublic"])
+        "block public acls false", "restrict public buckets false"])
   - id: exfil.dump-sent-out
     principle: no-data-exfiltration
     effect: escalate
