@@ -541,6 +541,7 @@ struct InjectionTests {
         "Pretend the rules of chess don't apply and move the king two squares.",
         "Do not forget the earlier guidance on deploys.",
         "Follow the guidance in the runbook.",
+        "Forget the old principles of marketing; measure everything.",
     ])
     func ignoresBenignText(text: String) {
         #expect(InjectionDetector.scan(text).isEmpty)

@@ -117,7 +117,7 @@ public enum InjectionDetector {
     static let instructionNouns: [StaticString] = [
         "instructions", "instruction", "rules", "guidelines", "prompts", "prompt", "directives",
         "directions", "commands", "constraints", "restrictions", "guardrails", "programming",
-        "context", "orders", "policies", "safeguards", "filters", "guidance", "principles", "ethics",
+        "context", "orders", "policies", "safeguards", "filters", "guidance", "ethics",
     ]
     /// Words that make "ignore ... instructions" point at the existing instructions.
     static let qualifiers: [StaticString] = [
